@@ -81,7 +81,7 @@ class CollectConfig(Config):
     out: Path = Field(description="output dataset (.zarr folder); an existing one is resumed")
     episodes: int = Field(20, ge=1, description="number of episodes to record")
     size: int = Field(64, ge=16, le=512, description="frames are size x size, rendered at that resolution")
-    seed: int = Field(0, description="episode k is generated from seed + k, so runs resume and reproduce exactly")
+    seed: int = Field(0, description="episode k is generated from (seed, k) alone, so runs resume and reproduce exactly")
     max_steps: int | None = Field(None, ge=2, description="episode length cap (default: the task's own horizon)")
     frame_skip: int = Field(1, ge=1, description="record every n-th simulator step")
     scripted_fraction: float = Field(
@@ -96,6 +96,13 @@ class CollectConfig(Config):
         if not self.noise_levels or min(self.noise_levels) < 0:
             raise ValueError("noise_levels must be a non-empty list of non-negative numbers")
         return self
+
+
+class DatasetInfoConfig(Config):
+    """`viva-robot dataset info`: episodes, frames, resolution, sources and size of a dataset."""
+
+    path: Path = Field(description="dataset (.zarr folder)")
+    as_json: bool = Field(False, description="print JSON instead of a table")
 
 
 class DatasetShowConfig(Config):

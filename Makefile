@@ -1,0 +1,24 @@
+# The two set-up commands: `make demo` (the main job on an embedded default) and `make test` (the suite).
+# Both install what they need first (scripts/setup.sh). Rendering is headless EGL unless you set MUJOCO_GL.
+PYTHON ?= python3
+export MUJOCO_GL ?= egl
+export EGL_PLATFORM ?= surfaceless
+DEMO ?= demo
+
+.PHONY: setup demo test bench
+
+setup:
+	PYTHON=$(PYTHON) bash scripts/setup.sh
+
+demo: setup
+	viva-robot collect --config configs/collect/demo.yaml $(DEMO)/microwave.zarr
+	viva-robot dataset info $(DEMO)/microwave.zarr
+	viva-robot dataset show $(DEMO)/microwave.zarr --episode 0 --out $(DEMO)/microwave-episode0.png
+
+test: setup
+	$(PYTHON) -m pytest -q
+
+bench: setup
+	$(PYTHON) benchmarks/frame_reader.py
+	$(PYTHON) benchmarks/collect_speed.py
+	$(PYTHON) benchmarks/ego4d_import.py

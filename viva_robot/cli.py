@@ -1,0 +1,145 @@
+"""The `viva-robot` command. Every subcommand is one pydantic config: `--config PRESET.yaml` gives the
+fields, flags override them (one flag per field, generated from the model so help and validation never
+drift), the result is validated once and handed to the command's function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import typing
+from pathlib import Path
+
+from viva_robot import __version__
+from viva_robot.config import (
+    CollectConfig,
+    Config,
+    ConfigError,
+    DatasetInfoConfig,
+    DatasetShowConfig,
+    ImportBridgeConfig,
+    ImportEgo4DConfig,
+    load_config,
+)
+
+EXAMPLES = {
+    "import ego4d": "viva-robot import ego4d ~/ego4d/v2/clips data/ego4d.zarr --size 128 --fps 5 --episode-seconds 10",
+    "import bridge": "viva-robot import bridge ~/bridge_data_v2/raw data/bridge.zarr --size 128",
+    "collect": "viva-robot collect --config configs/collect/kitchen-microwave.yaml data/microwave.zarr --episodes 40",
+    "dataset info": "viva-robot dataset info data/microwave.zarr",
+    "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png",
+}
+
+
+def _flag_kwargs(annotation) -> dict:
+    """argparse options for a field; values stay strings and pydantic converts and checks them."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _flag_kwargs(inner[0])
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if origin is typing.Literal:
+        return {"choices": list(args)}
+    if origin in (tuple, list):
+        return {"nargs": "+"}
+    return {}
+
+
+def add_config_command(sub, name: str, model: type[Config], positional: tuple[str, ...], example: str, full_name: str = ""):
+    doc = (model.__doc__ or "").strip()
+    p = sub.add_parser(name, help=doc.split(":", 1)[-1].strip(), description=doc,
+                       epilog=f"example:\n  {example}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, metavar="YAML", help="preset with this command's fields; flags override it")
+    for field_name, field in model.model_fields.items():
+        default = "" if field.is_required() or field.default is None else f" (default: {field.default})"
+        help_text = f"{field.description}{default}"
+        if field_name in positional:
+            p.add_argument(field_name, nargs="?", metavar=field_name.upper(), help=help_text)
+        else:
+            p.add_argument(f"--{field_name.replace('_', '-')}", dest=field_name, default=None, help=help_text,
+                           **_flag_kwargs(field.annotation))
+    p.set_defaults(_model=model, _command=full_name or name)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="viva-robot",
+        description="ViVa: video-trained value functions that guide online RL on simulated and real robot arms.",
+        epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"viva-robot {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    imp = sub.add_parser("import", help="convert a video source (Ego4D, BridgeData V2) into a viva dataset",
+                         description="Convert a video source into a viva dataset (Zarr). Interrupted imports resume.")
+    imp_sub = imp.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    add_config_command(imp_sub, "ego4d", ImportEgo4DConfig, ("src", "out"), EXAMPLES["import ego4d"], "import ego4d")
+    add_config_command(imp_sub, "bridge", ImportBridgeConfig, ("src", "out"), EXAMPLES["import bridge"], "import bridge")
+
+    add_config_command(sub, "collect", CollectConfig, ("out",), EXAMPLES["collect"])
+
+    ds = sub.add_parser("dataset", help="inspect a viva dataset", description="Inspect a viva dataset.")
+    ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add_config_command(ds_sub, "info", DatasetInfoConfig, ("path",), EXAMPLES["dataset info"], "dataset info")
+    add_config_command(ds_sub, "show", DatasetShowConfig, ("path",), EXAMPLES["dataset show"], "dataset show")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    model: type[Config] = args._model
+    overrides = {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
+    return load_config(model, args.config, overrides)
+
+
+def run(cfg: Config, progress: bool) -> None:
+    match cfg:
+        case ImportEgo4DConfig():
+            from viva_robot.data.ego4d import import_ego4d
+
+            print(json.dumps(import_ego4d(cfg, progress=progress), indent=2))
+        case ImportBridgeConfig():
+            from viva_robot.data.bridge import import_bridge
+
+            print(json.dumps(import_bridge(cfg, progress=progress), indent=2))
+        case CollectConfig():
+            from viva_robot.sim.collect import collect
+
+            print(json.dumps(collect(cfg, progress=progress), indent=2))
+        case DatasetInfoConfig():
+            from viva_robot.data.inspect import dataset_info, format_info
+
+            info = dataset_info(cfg.path)
+            print(json.dumps(info, indent=2) if cfg.as_json else format_info(info))
+        case DatasetShowConfig():
+            from viva_robot.data.inspect import contact_sheet
+
+            print(f"wrote {contact_sheet(cfg)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from viva_robot.data.dataset import DatasetError
+
+    try:
+        cfg = config_from_args(args)
+        run(cfg, progress=not args.quiet and sys.stderr.isatty())
+    except (ConfigError, DatasetError, FileNotFoundError) as e:
+        print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"viva-robot {args._command}: interrupted; completed episodes are kept, run again to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`viva-robot dataset info` and `dataset show`: what is in a dataset, in numbers and as a contact sheet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from viva_robot.config import DatasetShowConfig
+from viva_robot.data.dataset import DatasetError, VideoDataset
+
+
+def dataset_info(path: Path) -> dict:
+    ds = VideoDataset(path)
+    lengths = ds.episode_lengths()
+    info = {
+        "path": str(ds.path),
+        "source": ds.source,
+        "format_version": ds.attrs["format_version"],
+        "episodes": ds.num_episodes,
+        "frames": ds.num_frames,
+        "resolution": list(ds.resolution),
+        "fps": ds.fps,
+        "episode_length": {"min": int(lengths.min()), "mean": float(lengths.mean()), "max": int(lengths.max())}
+        if len(lengths) else None,
+        "arrays": [name for name in ("rgb", "state", "action", "success") if ds.has(name)],
+        "with_language": sum(bool(s) for s in ds.language),
+        "size_on_disk_bytes": ds.size_on_disk(),
+    }
+    if ds.has("success") and ds.num_episodes:
+        success = ds.root["data/success"][: ds.num_frames]
+        reached = np.logical_or.reduceat(success, ds.episode_starts) if len(success) else np.zeros(0, bool)
+        info["episodes_reaching_success"] = int(reached.sum())
+        kinds: dict[str, list[int]] = {}
+        for key, hit in zip(ds.episode_keys, reached):
+            kind = key.split(":")[1] if key.count(":") >= 2 else "other"
+            kinds.setdefault(kind, [0, 0])
+            kinds[kind][0] += 1
+            kinds[kind][1] += int(hit)
+        info["by_kind"] = {k: {"episodes": n, "reaching_success": s} for k, (n, s) in kinds.items()}
+    return info
+
+
+def format_info(info: dict) -> str:
+    h, w = info["resolution"]
+    lines = [
+        f"{info['path']}  (viva video dataset v{info['format_version']}, source {info['source']})",
+        f"  episodes   {info['episodes']}",
+        f"  frames     {info['frames']}  ({h}x{w} RGB at {info['fps']:g} fps, {info['frames'] / info['fps'] / 60:.1f} min of video)",
+    ]
+    if info["episode_length"]:
+        el = info["episode_length"]
+        lines.append(f"  ep. length min {el['min']} / mean {el['mean']:.1f} / max {el['max']} frames")
+    lines.append(f"  arrays     {', '.join(info['arrays'])}")
+    if info["with_language"]:
+        lines.append(f"  language   {info['with_language']} episodes with an instruction")
+    if "by_kind" in info:
+        parts = [f"{k}: {v['reaching_success']}/{v['episodes']}" for k, v in info["by_kind"].items()]
+        lines.append(f"  success    {info['episodes_reaching_success']}/{info['episodes']} episodes reach the task "
+                     f"goal ({', '.join(parts)}; evaluation metadata only)")
+    lines.append(f"  on disk    {info['size_on_disk_bytes'] / 2**20:.1f} MiB")
+    return "\n".join(lines)
+
+
+def contact_sheet(cfg: DatasetShowConfig) -> Path:
+    """A grid of evenly spaced frames of one episode, each labelled with its index (green: task success)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ds = VideoDataset(cfg.path)
+    if cfg.episode >= ds.num_episodes:
+        raise DatasetError(f"{cfg.path}: episode {cfg.episode} does not exist (the dataset has {ds.num_episodes} "
+                           f"episodes, 0..{ds.num_episodes - 1})")
+    ep = ds.load_episode(cfg.episode)
+    t = np.unique(np.linspace(0, len(ep.rgb) - 1, min(cfg.frames, len(ep.rgb))).round().astype(int))
+    cols = int(np.ceil(np.sqrt(len(t) * 4 / 3)))
+    rows = int(np.ceil(len(t) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), t):
+        ax.imshow(ep.rgb[i], interpolation="nearest")
+        hit = ep.success is not None and bool(ep.success[i])
+        ax.set_title(f"t={i}" + ("  success" if hit else ""), fontsize=8, color="green" if hit else "black")
+    title = f"{ds.path.name}  episode {cfg.episode} ({ep.key}), {len(ep.rgb)} frames at {ds.fps:g} fps"
+    if ep.language:
+        title += f"\n\"{ep.language}\""
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cfg.out.with_name(f".{cfg.out.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100, metadata={"Description": json.dumps(cfg.to_dict())})
+    plt.close(fig)
+    tmp.replace(cfg.out)
+    return cfg.out

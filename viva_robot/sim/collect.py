@@ -1,0 +1,126 @@
+"""`viva-robot collect`: film scripted goal-reaching attempts and undirected play in a MuJoCo scene.
+
+Episode k is generated entirely from seed + k (episode kind, noise level, env reset, policy), and is keyed
+by k: a killed collection resumes where it stopped and produces exactly the dataset an uninterrupted run
+would have. True task success is recorded per frame for evaluation only (pretraining never reads it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+import numpy as np
+from tqdm import tqdm
+
+from viva_robot.config import CollectConfig
+from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
+from viva_robot.sim.render import SceneRenderer
+from viva_robot.sim.scripts import TASK_SUCCESS, make_policy
+from viva_robot.sim.tasks import get_task, make_env
+
+log = logging.getLogger(__name__)
+
+FRAMES_AFTER_SUCCESS = 10  # keep a short "goal reached" tail, then end the attempt
+RESUMABLE_FIELDS = ("episodes",)  # the only config fields that may change when a collection is resumed
+
+
+def plan_episode(cfg: CollectConfig, k: int) -> tuple[str, str, float, np.random.Generator]:
+    """(key, kind, noise, rng) of episode k, a pure function of the config and k."""
+    rng = np.random.default_rng([cfg.seed, k])
+    kind = "scripted" if rng.random() < cfg.scripted_fraction else "play"
+    noise = float(rng.choice(cfg.noise_levels)) if kind == "scripted" else 0.0
+    return f"ep{k:05d}:{kind}:noise={noise:g}", kind, noise, rng
+
+
+def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, noise: float, rng, seed: int,
+                   max_steps: int, frame_skip: int, key: str) -> Episode:
+    """Run one episode and return its frames, env observations, actions (NaN after the last) and success."""
+    model, data = env.unwrapped.model, env.unwrapped.data
+    is_success = TASK_SUCCESS[task_name]
+    policy = make_policy(task_name, kind, rng, noise)
+    obs, _ = env.reset(seed=seed)
+    frames, states, actions, success = [], [], [], []
+    succeeded_at = None
+    for t in range(max_steps + 1):
+        if t % frame_skip == 0:
+            frames.append(renderer.render(data))
+            states.append(_flat_obs(obs))
+            success.append(is_success(model, data))
+        done = t == max_steps or (succeeded_at is not None and t - succeeded_at >= FRAMES_AFTER_SUCCESS * frame_skip)
+        if done:
+            break
+        action = np.asarray(policy(model, data), dtype=np.float32)
+        if t % frame_skip == 0:
+            actions.append(action)
+        obs, _, terminated, truncated, _ = env.step(action)
+        if succeeded_at is None and is_success(model, data):
+            succeeded_at = t + 1
+        if terminated:  # the gymnasium env ended the episode; record the final frame and stop
+            frames.append(renderer.render(data))
+            states.append(_flat_obs(obs))
+            success.append(is_success(model, data))
+            actions.append(action)
+            break
+    actions = actions[: len(frames) - 1] + [np.full_like(actions[0], np.nan)]
+    return Episode(
+        rgb=np.stack(frames), key=key, state=np.stack(states).astype(np.float32),
+        action=np.stack(actions).astype(np.float32), success=np.asarray(success, dtype=bool),
+    )
+
+
+def _flat_obs(obs) -> np.ndarray:
+    return np.asarray(obs["observation"] if isinstance(obs, dict) else obs, dtype=np.float32).ravel()
+
+
+def check_resume(cfg: CollectConfig) -> None:
+    """An existing output must have been made by the same collection (only `episodes` may grow)."""
+    if not cfg.out.exists():
+        return
+    stored = VideoDataset(cfg.out).attrs.get("config", {})
+    mine = cfg.to_dict()
+    for field in mine:
+        if field in RESUMABLE_FIELDS or field == "out":
+            continue
+        if stored.get(field) != mine[field]:
+            raise DatasetError(
+                f"{cfg.out}: existing dataset was collected with {field}={stored.get(field)!r}, this run asks for "
+                f"{field}={mine[field]!r}; resume with the same settings or choose another output"
+            )
+
+
+def collect(cfg: CollectConfig, progress: bool = True) -> dict:
+    task = get_task(cfg.env)
+    check_resume(cfg)
+    env = make_env(task)
+    max_steps = cfg.max_steps or task.horizon
+    state_dim = _flat_obs(env.reset(seed=cfg.seed)[0]).shape[0]
+    writer = DatasetWriter(
+        cfg.out, source=f"sim:{cfg.env}", fps=1.0 / (task.control_dt * cfg.frame_skip),
+        resolution=(cfg.size, cfg.size), state_dim=state_dim, action_dim=env.action_space.shape[0],
+        with_success=True, attrs={"config": cfg.to_dict(), "task": cfg.env, "gym_id": task.gym_id},
+    )
+    kinds, successes, frames = Counter(), Counter(), 0
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.episodes), desc=f"collect {cfg.env}", unit="ep", disable=not progress)
+    with SceneRenderer(env.unwrapped.model, cfg.size, task.camera) as renderer:
+        for k in bar:
+            key, kind, noise, rng = plan_episode(cfg, k)
+            if key in writer.completed_keys:
+                continue
+            ep = record_episode(env, renderer, cfg.env, kind, noise, rng, cfg.seed + k, max_steps, cfg.frame_skip, key)
+            writer.append(ep)
+            kinds[kind] += 1
+            successes[kind] += int(ep.success.any())
+            frames += len(ep.rgb)
+            bar.set_postfix(frames_per_s=f"{frames / (time.perf_counter() - start):.0f}",
+                            success=f"{sum(successes.values())}/{sum(kinds.values())}")
+    env.close()
+    elapsed = time.perf_counter() - start
+    return {
+        "out": str(cfg.out), "episodes_added": sum(kinds.values()), "frames_added": frames,
+        "frames_per_s": frames / elapsed if elapsed > 0 else 0.0,
+        "by_kind": {k: {"episodes": kinds[k], "with_success": successes[k]} for k in kinds},
+        "episodes_total": writer.num_episodes,
+    }
