@@ -1,6 +1,6 @@
 """Ego4D import speed against a bare multi-threaded PyAV decode of the same files (target: import <= 1.25x decode).
 
-    python benchmarks/ego4d_import.py [--clips 4] [--seconds 10] [--repeats 1]
+    python benchmarks/ego4d_import.py [--clips 4] [--seconds 10] [--repeats 3]
 
 Generates 30 fps 854x480 H.264 clips with textured moving content (not timed), then times (a) decoding every frame
 with thread_type AUTO and no conversion and (b) `import_ego4d` at 128x128, 5 fps, into a fresh dataset.
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeats", type=int, default=1, help="alternate decode/import this many times; best kept")
+    parser.add_argument("--repeats", type=int, default=3, help="alternate decode/import this many times; best kept")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ego4d_bench_"))

@@ -125,7 +125,8 @@ def run(cfg: Config, progress: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("viva_robot").setLevel(logging.INFO)
     from viva_robot.data.dataset import DatasetError
 
     try:

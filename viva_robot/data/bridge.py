@@ -38,7 +38,9 @@ STATE_DIM = ACTION_DIM = 7  # xyz, roll-pitch-yaw, gripper (state) and their del
 
 # -- untrusted pickles --------------------------------------------------------------------------------------
 _NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
-_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bytes", "bytearray", "bool"}
+_BUILTINS = {
+    "dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str", "bytes", "bytearray"
+}  # fmt: skip
 # What numpy's own pickles refer to (numpy 1 and 2, protocols 2-5): arrays, scalars, dtypes, out-of-band buffers.
 _NUMPY_CORE_NAMES = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")}
 
@@ -49,7 +51,7 @@ def _allowed_global(module: str, name: str) -> Any | None:
         return getattr(builtins, name)
     if (module, name) == ("collections", "OrderedDict"):
         return collections.OrderedDict
-    if (module, name) == ("_codecs", "encode"):  # protocol 2 stores bytes (and numpy scalar data) as encode(str, 'latin1')
+    if (module, name) == ("_codecs", "encode"):  # protocol 2 pickles bytes (numpy scalar data) as encode(str, 'latin1')
         return codecs.encode
     if module == "numpy" and name in ("ndarray", "dtype"):
         return getattr(np, name)
@@ -93,21 +95,21 @@ def safe_pickle_load(path: Path) -> Any:
         return _unpickle(f, str(path))
 
 
+def _npy_header(f: io.BufferedIOBase, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(f)
+        if version in readers:
+            return readers[version](f)  # parsed with ast.literal_eval: safe on untrusted input
+    except ValueError as e:
+        raise DatasetError(f"{path}: not a valid .npy file ({e})") from None
+    raise DatasetError(f"{path}: .npy format version {version} is not supported (expected 1.0 or 2.0)")
+
+
 def load_npy_untrusted(path: Path) -> np.ndarray:
     """np.load for untrusted files: object arrays are unpickled with the restricted unpickler."""
     with open(path, "rb") as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise DatasetError(f"{path}: .npy format version {version} is not supported (expected 1.0 or 2.0)")
-        except ValueError as e:
-            if isinstance(e, DatasetError):
-                raise
-            raise DatasetError(f"{path}: not a valid .npy file ({e})") from None
+        shape, _, dtype = _npy_header(f, path)
         if not dtype.hasobject:
             f.seek(0)
             try:
@@ -177,26 +179,30 @@ def _frame_paths(image_dir: Path) -> list[Path]:
 
 
 def _open_image(path: Path) -> Image.Image:
+    img = None
     try:
         img = Image.open(path)
         img.load()  # decode now, so a truncated file fails here and is named
         return img
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        if img is not None:
+            img.close()
         raise DatasetError(f"{path}: unreadable image ({e.__class__.__name__}: {e})") from None
 
 
 def _read_frames(paths: list[Path], size: int, resize: Literal["stretch", "crop"]) -> np.ndarray:
     frames, first = [], None
     for path in paths:
-        img = _open_image(path)
-        if first is None:
-            first = (path, img.size)
-        elif img.size != first[1]:
-            raise DatasetError(
-                f"{path}: image is {img.size[0]}x{img.size[1]} but {first[0].name} is {first[1][0]}x{first[1][1]}; "
-                f"all frames of a trajectory must have the same size"
-            )
-        frames.append(to_square(img, size, resize))
+        with _open_image(path) as img:
+            if first is None:
+                first = (path.name, img.size)
+            elif img.size != first[1]:
+                (w, h), (w0, h0) = img.size, first[1]
+                raise DatasetError(
+                    f"{path}: image is {w}x{h} but {first[0]} is {w0}x{h0}; "
+                    f"all frames of a trajectory must have the same size"
+                )
+            frames.append(to_square(img, size, resize))
     return np.stack(frames)
 
 
@@ -241,7 +247,7 @@ def _read_actions(path: Path, num_frames: int) -> np.ndarray:
         raise DatasetError(f"{path}: a step dict has no 'actions' entry") from None
     actions = _float_rows(rows, ACTION_DIM, str(path), "actions")
     if len(actions) != num_frames - 1:
-        raise DatasetError(f"{path}: {len(actions)} actions for {num_frames} frames (expected one action fewer than frames)")
+        raise DatasetError(f"{path}: {len(actions)} actions for {num_frames} frames (expected one fewer than frames)")
     return _with_final_nan(actions)
 
 
@@ -253,7 +259,7 @@ def _read_language(path: Path) -> str:
 def read_raw_trajectory(
     traj_dir: Path, camera: int, size: int, resize: Literal["stretch", "crop"] = "stretch", key: str | None = None
 ) -> Episode:
-    """One raw trajectory folder -> Episode (frames from images<camera>, state, actions with a final NaN row, language)."""
+    """A raw trajectory folder -> Episode: frames of images<camera>, state, actions (final row NaN), language."""
     traj_dir = Path(traj_dir)
     rgb = _read_frames(_frame_paths(traj_dir / f"images{camera}"), size, resize)
     obs_path, policy_path, lang_path = traj_dir / "obs_dict.pkl", traj_dir / "policy_out.pkl", traj_dir / "lang.txt"
@@ -274,7 +280,8 @@ def numpy_trajectory_episode(
     if not isinstance(traj, dict):
         raise DatasetError(f"{key}: expected a trajectory dict, got {type(traj).__name__}")
     obs, next_obs = traj.get("observations"), traj.get("next_observations")
-    if not isinstance(obs, (list, tuple)) or not isinstance(next_obs, (list, tuple)) or not obs or len(obs) != len(next_obs):
+    lists = isinstance(obs, (list, tuple)) and isinstance(next_obs, (list, tuple))
+    if not lists or not obs or len(obs) != len(next_obs):
         raise DatasetError(f"{key}: expected equally long non-empty lists 'observations' and 'next_observations'")
     steps = [*obs, next_obs[-1]]
     if not all(isinstance(s, dict) for s in steps):
@@ -284,7 +291,8 @@ def numpy_trajectory_episode(
     for t, step in enumerate(steps):
         image = np.asarray(step.get(camera_key))
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise DatasetError(f"{key}: step {t} '{camera_key}' is {image.dtype} {image.shape}, expected uint8 (H, W, 3)")
+            got = f"{image.dtype} {image.shape}" if image.dtype != object else "missing"
+            raise DatasetError(f"{key}: step {t} '{camera_key}' is {got}, expected uint8 (H, W, 3)")
         frames.append(to_square(image, size, resize))
     state = None
     if "state" in steps[0]:
@@ -312,12 +320,17 @@ def read_release_file(npy_path: Path) -> list[Any]:
 
 
 def iter_numpy_trajectories(
-    npy_path: Path, size: int, camera: int = 0, resize: Literal["stretch", "crop"] = "stretch", key_prefix: str | None = None
+    npy_path: Path,
+    size: int,
+    camera: int = 0,
+    resize: Literal["stretch", "crop"] = "stretch",
+    key_prefix: str | None = None,
 ) -> list[tuple[str, Callable[[], Episode]]]:
     """(key, read) for each trajectory of an out.npy; the file is loaded now, each trajectory converted by read()."""
     prefix = key_prefix or Path(npy_path).name
     trajs = read_release_file(npy_path)
-    return [(f"{prefix}#{i}", partial(numpy_trajectory_episode, t, f"{prefix}#{i}", size, camera, resize)) for i, t in enumerate(trajs)]
+    keys = [f"{prefix}#{i}" for i in range(len(trajs))]
+    return [(k, partial(numpy_trajectory_episode, t, k, size, camera, resize)) for k, t in zip(keys, trajs)]
 
 
 # -- the importer -------------------------------------------------------------------------------------------
@@ -401,8 +414,8 @@ def _detect(cfg: ImportBridgeConfig) -> tuple[str, list[tuple[str, Callable[[], 
             f"{src}: holds both raw trajectories ({trajs[0][1]}) and numpy-release files ({npys[0]}); point src at one"
         )
     if npys:
-        rel = [p.relative_to(src).as_posix() for p in npys]
-        return "numpy", [(str(p), partial(iter_numpy_trajectories, p, cfg.size, cfg.camera, cfg.resize, r)) for p, r in zip(npys, rel)]
+        load = partial(iter_numpy_trajectories, size=cfg.size, camera=cfg.camera, resize=cfg.resize)
+        return "numpy", [(str(p), partial(load, p, key_prefix=p.relative_to(src).as_posix())) for p in npys]
     if trajs:
         items = [(key, partial(read_raw_trajectory, d, cfg.camera, cfg.size, cfg.resize, key)) for key, d in trajs]
         return "raw", [(str(src), lambda: items)]
@@ -432,5 +445,6 @@ def import_bridge(cfg: ImportBridgeConfig, progress: bool = True) -> dict[str, A
             for key, read in items:
                 importer.add(key, read)
     if importer.writer is None:
-        raise DatasetError(f"{src}: no trajectory could be read ({importer.counts['skipped']} skipped, see the warnings)")
+        skipped = importer.counts["skipped"]
+        raise DatasetError(f"{src}: no trajectory could be read ({skipped} skipped, see the warnings above)")
     return {"out": str(cfg.out), "layout": layout, **importer.counts, "episodes": importer.writer.num_episodes}

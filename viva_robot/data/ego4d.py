@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -191,7 +192,7 @@ class Windows:
 
     def possible_keys(self, duration: Fraction, min_frames: int) -> list[str]:
         """Keys of every window that could hold min_frames frames in a video of this duration (an overestimate)."""
-        samples = math.floor(duration * self.fps) + 1  # sample times 0 .. duration inclusive
+        samples = math.floor((duration + TIME_TOLERANCE) * self.fps) + 1  # sample times 0 .. duration inclusive
         if self.seconds is None:
             return [self.uid] if samples >= min_frames else []
         per = self.seconds * self.fps
@@ -245,11 +246,36 @@ def _check_same_windows(out: Path, cfg: ImportEgo4DConfig) -> None:
         )
 
 
-def import_video(path: Path, info: VideoInfo, cfg: ImportEgo4DConfig, writer: DatasetWriter, stats: dict) -> None:
+class BackgroundWriter:
+    """Appends episodes on one worker thread, so compressing and writing one window overlaps decoding the next.
+
+    At most one episode is in flight (bounded memory, order kept); `wait` re-raises whatever the append raised.
+    """
+
+    def __init__(self, writer: DatasetWriter):
+        self.writer, self.pool, self.pending = writer, ThreadPoolExecutor(max_workers=1), None
+
+    def append(self, episode: Episode) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self.writer.append, episode)
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()
+
+
+def import_video(path: Path, info: VideoInfo, cfg: ImportEgo4DConfig, writer: BackgroundWriter, stats: dict) -> None:
     fps = Fraction(str(cfg.fps))
     seconds = Fraction(str(cfg.episode_seconds)) if cfg.episode_seconds else None
     windows = Windows(path.stem, fps, seconds)
-    done = writer.completed_keys
+    done = writer.writer.completed_keys
     if seconds is None and windows.uid in done:
         stats["skipped"] += 1
         return
@@ -287,14 +313,19 @@ def import_ego4d(cfg: ImportEgo4DConfig, progress: bool = True) -> dict:
              "decoded_frames": 0}
     t0 = time.perf_counter()
     bar = tqdm(videos, unit="video", desc="ego4d", disable=not progress)
-    for path in bar:
-        try:
-            import_video(path, manifest.get(path.stem, VideoInfo()), cfg, writer, stats)
-        except VideoReadError as e:
-            if cfg.on_error == "stop":
-                raise DatasetError(f"{path}: {e}") from None
-            log.warning("skipping %s: %s", path, e)
-            stats["failed"] += 1
-        bar.set_postfix_str(f"{stats['decoded_frames'] / max(time.perf_counter() - t0, 1e-9):.0f} frames/s")
+    background = BackgroundWriter(writer)
+    try:
+        for path in bar:
+            try:
+                import_video(path, manifest.get(path.stem, VideoInfo()), cfg, background, stats)
+            except VideoReadError as e:
+                if cfg.on_error == "stop":
+                    background.wait()  # what was decoded before the bad file is committed
+                    raise DatasetError(f"{path}: {e}") from None
+                log.warning("skipping %s: %s", path, e)
+                stats["failed"] += 1
+            bar.set_postfix_str(f"{stats['decoded_frames'] / max(time.perf_counter() - t0, 1e-9):.0f} frames/s")
+    finally:
+        background.close()
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return stats

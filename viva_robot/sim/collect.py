@@ -71,7 +71,8 @@ def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, nois
 
 
 def _flat_obs(obs) -> np.ndarray:
-    return np.asarray(obs["observation"] if isinstance(obs, dict) else obs, dtype=np.float32).ravel()
+    # a copy: the kitchen env hands out the same observation buffer every step
+    return np.array(obs["observation"] if isinstance(obs, dict) else obs, dtype=np.float32).ravel()
 
 
 def check_resume(cfg: CollectConfig) -> None:

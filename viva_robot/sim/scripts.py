@@ -286,7 +286,8 @@ def door_arm_action(model, data, target_pos) -> np.ndarray:
     site = model.site("S_grasp").id
     jacp, _ = _site_jacobian(model, data, site)
     err = target_pos - data.site_xpos[site]
-    err *= min(1.0, 0.04 / max(np.linalg.norm(err), 1e-9))  # at most 4 cm per step
+    # The joints are heavily damped (a ~0.1 s lag): aim past the target, but not wildly far.
+    err *= min(2.0, 0.2 / max(np.linalg.norm(err), 1e-9))
     q_target = data.qpos[:ARM_DOFS] + _dls(jacp[:, :ARM_DOFS], err, damping=0.02)
     gain, bias = model.actuator_gainprm[:ARM_DOFS, 0], model.actuator_biasprm[:ARM_DOFS, 1]
     ctrl = (-bias * q_target + data.qfrc_bias[:ARM_DOFS]) / gain
@@ -329,13 +330,18 @@ class DoorScript:
             target, self.grip = handle, min(1.0, self.grip + 0.15)
             if self.steps > 8:
                 self.phase, self.steps = "turn", 0
-        elif self.phase == "turn":
-            target = _site_if_moved(model, data, "S_handle", {"latch": 0.4})
-            if latch > 1.0 or self.steps > 40:
+        elif self.phase == "turn":  # the bolt clears the frame past ~1.1 rad of latch
+            target = _site_if_moved(model, data, "S_handle", {"latch": 1.0})
+            if latch > 1.2 or self.steps > 60:
                 self.phase, self.steps = "pull", 0
         else:  # pull along the door's arc while holding the lever down
-            target = _site_if_moved(model, data, "S_handle", {"door_hinge": 0.2, "latch": 0.2})
-        return np.concatenate([door_arm_action(model, data, target), _hand_action(model, self.grip)])
+            target = _site_if_moved(model, data, "S_handle", {"door_hinge": 0.3, "latch": 0.2})
+        hand = _hand_action(model, self.grip)
+        if self.phase in ("turn", "pull"):
+            # The wrist servos are weak (gain 10): left centred, the lever's push just bends the wrist
+            # instead of turning the latch. Driving both wrist joints to their low ends turns it.
+            hand[:2] = -1.0
+        return np.concatenate([door_arm_action(model, data, target), hand])
 
 
 class DoorPlay:
