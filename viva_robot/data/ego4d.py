@@ -6,7 +6,11 @@ timestamps, so variable-frame-rate files sample correctly; a time gap is not fil
 
 Episodes: one per video (key = video_uid = the file stem), or windows of `episode_seconds` (key
 "<uid>@<start seconds>"). Each episode is decoded whole before it is appended, so a corrupt file never leaves half
-an episode; resuming skips committed keys, and a video whose windows are all committed is not decoded again.
+an episode (windows decoded before a failure part-way through a video are kept); resuming skips committed keys, and
+a video whose windows are all committed is not decoded again. Appends run on a worker thread, overlapping decoding.
+
+The ego4d.json manifest fills in what a file does not say (stream start, frame rate for frames without timestamps,
+duration); the file's own timestamps win where both exist, since they are what the decoder returns.
 """
 
 from __future__ import annotations
