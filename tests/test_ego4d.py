@@ -218,5 +218,6 @@ def test_missing_or_empty_source_and_bad_manifest(tmp_path: Path):
     with pytest.raises(DatasetError, match="ego4d.json"):
         import_ego4d(config(tmp_path / "clips", tmp_path / "out.zarr"), progress=False)
     with pytest.raises(DatasetError, match="other.json"):
-        import_ego4d(config(tmp_path / "clips", tmp_path / "out.zarr", manifest=tmp_path / "other.json"), progress=False)
+        import_ego4d(config(tmp_path / "clips", tmp_path / "out.zarr", manifest=tmp_path / "other.json"),
+                     progress=False)
     assert not (tmp_path / "out.zarr").exists()

@@ -1,23 +1,15 @@
 """Scripted play policies: goal-reaching attempts make progress, play stays in bounds."""
 
-import warnings
-
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from viva_robot.sim.scripts import KITCHEN_TASKS, SUPPORTED_TASKS, TASK_SUCCESS, make_policy
-
-warnings.filterwarnings("ignore", module="gymnasium")
+from viva_robot.sim.tasks import get_task, make_env
 
 
 def _env(task: str) -> gym.Env:
-    import gymnasium_robotics
-
-    gym.register_envs(gymnasium_robotics)
-    if task == "door":
-        return gym.make("AdroitHandDoor-v1")
-    return gym.make("FrankaKitchen-v1", tasks_to_complete=[KITCHEN_TASKS[task]])
+    return make_env(get_task(task))
 
 
 def _run(task, kind, noise=0.0, steps=None, seed=0, on_step=None):

@@ -54,6 +54,7 @@ def add_config_command(sub, name: str, model: type[Config], positional: tuple[st
     p = sub.add_parser(name, help=doc.split(":", 1)[-1].strip(), description=doc,
                        epilog=f"example:\n  {example}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, metavar="YAML", help="preset with this command's fields; flags override it")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     for field_name, field in model.model_fields.items():
         default = "" if field.is_required() or field.default is None else f" (default: {field.default})"
         help_text = f"{field.description}{default}"

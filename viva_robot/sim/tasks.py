@@ -5,8 +5,6 @@ Task names are the project's (`door`, `kitchen-microwave`, ...). Adding a task i
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -57,8 +55,7 @@ def get_task(name: str) -> SimTask:
 
 def make_env(task: SimTask) -> gym.Env:
     """The gymnasium-robotics env behind a task (no rendering: frames come from SceneRenderer)."""
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints a notice about Adroit *Dense* rewards on import
-        import gymnasium_robotics
+    import gymnasium_robotics  # quietly imported by viva_robot.sim
 
     gym.register_envs(gymnasium_robotics)
     # The passive env checker only warns that the kitchen reuses its observation buffer; we copy observations.
