@@ -16,14 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import mujoco
 import numpy as np
 
+import viva_robot  # noqa: F401  (chooses headless EGL before mujoco is imported)
 from viva_robot.config import CollectConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.sim.collect import collect
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.tasks import get_task, make_env
+
+import mujoco  # noqa: E402
 
 TARGETS = {"door": 80, "kitchen-microwave": 20}
 

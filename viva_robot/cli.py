@@ -29,7 +29,7 @@ EXAMPLES = {
     "import bridge": "viva-robot import bridge ~/bridge_data_v2/raw data/bridge.zarr --size 128",
     "collect": "viva-robot collect --config configs/collect/kitchen-microwave.yaml data/microwave.zarr --episodes 40",
     "dataset info": "viva-robot dataset info data/microwave.zarr",
-    "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png",
+    "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png --video episode3.mp4",
 }
 
 
@@ -119,9 +119,11 @@ def run(cfg: Config, progress: bool) -> None:
             info = dataset_info(cfg.path)
             print(json.dumps(info, indent=2) if cfg.as_json else format_info(info))
         case DatasetShowConfig():
-            from viva_robot.data.inspect import contact_sheet
+            from viva_robot.data.inspect import contact_sheet, episode_video
 
             print(f"wrote {contact_sheet(cfg)}")
+            if cfg.video is not None:
+                print(f"wrote {episode_video(cfg)}")
 
 
 def main(argv: list[str] | None = None) -> int:

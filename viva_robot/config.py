@@ -112,6 +112,8 @@ class DatasetShowConfig(Config):
     episode: int = Field(0, ge=0, description="episode index")
     out: Path = Field(Path("episode.png"), description="output PNG")
     frames: int = Field(16, ge=1, le=256, description="number of frames on the sheet, evenly spaced over the episode")
+    video: Path | None = Field(None, description="also write the whole episode as an H.264 mp4 at the dataset's fps")
+    video_scale: int = Field(4, ge=1, le=16, description="upscale factor for the mp4 (64x64 frames are tiny on screen)")
 
 
 def load_config(model: type[Config], preset: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,29 @@ def contact_sheet(cfg: DatasetShowConfig) -> Path:
     plt.close(fig)
     tmp.replace(cfg.out)
     return cfg.out
+
+
+def episode_video(cfg: DatasetShowConfig) -> Path:
+    """The whole episode as an H.264 mp4 (nearest-neighbour upscaled), written to a temp file then renamed."""
+    import av
+
+    ds = VideoDataset(cfg.path)
+    if cfg.episode >= ds.num_episodes:
+        raise DatasetError(f"{cfg.path}: episode {cfg.episode} does not exist (the dataset has {ds.num_episodes} episodes)")
+    rgb = ds.load_episode(cfg.episode).rgb.repeat(cfg.video_scale, axis=1).repeat(cfg.video_scale, axis=2)
+    h, w = rgb.shape[1:3]
+    cfg.video.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cfg.video.with_name(f".{cfg.video.stem}.tmp.mp4")
+    fps = Fraction(ds.fps).limit_denominator(1000)
+    with av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = w + w % 2, h + h % 2  # yuv420p needs even sizes
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for frame in rgb:
+            if (h % 2) or (w % 2):
+                frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    tmp.replace(cfg.video)
+    return cfg.video

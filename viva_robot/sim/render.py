@@ -37,7 +37,14 @@ class SceneRenderer:
         # renderer, so the value never sees a different look than it was trained on.
         model.vis.quality.offsamples = msaa_samples
         self.size = size
-        self._renderer = mujoco.Renderer(model, size, size)
+        try:
+            self._renderer = mujoco.Renderer(model, size, size)
+        except mujoco.FatalError as e:
+            raise RuntimeError(
+                f"cannot create an offscreen OpenGL context ({e}). On a machine without a display set "
+                "MUJOCO_GL=egl (and EGL_PLATFORM=surfaceless) before mujoco is first imported, or import "
+                "viva_robot before mujoco, which does that by default"
+            ) from None
         for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
             self._renderer.scene.flags[flag] = 0
         self.camera = mujoco.MjvCamera()
