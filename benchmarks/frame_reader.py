@@ -59,7 +59,7 @@ def main() -> None:
         load = time.perf_counter() - t0
         r = rate(lambda: ram.frames(rng.integers(0, ds.num_frames, 256)), args.batches * 10)
         print(f"RamFrames               : {r:10.0f} frames/s  {r / naive:7.1f}x naive  (load {load:.1f} s; target >= 50000/s)")
-        del ram
+        ram = None  # free the copy before the streaming pool
 
         budget = ds.num_frames * 64 * 64 * 3 // 4
         pool = StreamingFrames(ds, budget, seed=0)

@@ -13,17 +13,10 @@ import pytest
 from PIL import Image
 
 from viva_robot.config import ImportBridgeConfig
-from viva_robot.data.bridge import (
-    import_bridge,
-    iter_numpy_trajectories,
-    iter_raw_trajectories,
-    load_npy_untrusted,
-    read_raw_trajectory,
-    safe_pickle_load,
-    safe_pickle_loads,
-)
+from viva_robot.data.bridge import import_bridge, iter_numpy_trajectories, iter_raw_trajectories, read_raw_trajectory
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.images import to_square
+from viva_robot.data.untrusted import load_npy_untrusted, safe_pickle_load, safe_pickle_loads
 
 W, H = 64, 48  # source frames (BridgeData's are 640x480: same 4:3 aspect)
 SIZE = 32

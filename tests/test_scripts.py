@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from viva_robot.sim.scripts import KITCHEN_TASKS, SUPPORTED_TASKS, TASK_SUCCESS, make_policy
+from viva_robot.sim.scripts import SUPPORTED_TASKS, TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
 
 
