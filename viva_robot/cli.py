@@ -21,6 +21,8 @@ from viva_robot.config import (
     DatasetShowConfig,
     ImportBridgeConfig,
     ImportEgo4DConfig,
+    PretrainConfig,
+    ValueCheckConfig,
     load_config,
 )
 
@@ -28,6 +30,8 @@ EXAMPLES = {
     "import ego4d": "viva-robot import ego4d ~/ego4d/v2/clips data/ego4d.zarr --size 128 --fps 5 --episode-seconds 10",
     "import bridge": "viva-robot import bridge ~/bridge_data_v2/raw data/bridge.zarr --size 128",
     "collect": "viva-robot collect --config configs/collect/kitchen-microwave.yaml data/microwave.zarr --episodes 40",
+    "pretrain": "viva-robot pretrain --config configs/pretrain/door.yaml --data data/door.zarr --out runs/door-icvf",
+    "value-check": "viva-robot value-check runs/door-icvf/value.pt data/door.zarr --out runs/door-icvf/check",
     "dataset info": "viva-robot dataset info data/microwave.zarr",
     "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png --video episode3.mp4",
 }
@@ -86,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_config_command(sub, "collect", CollectConfig, ("out",), EXAMPLES["collect"])
 
+    add_config_command(sub, "pretrain", PretrainConfig, (), EXAMPLES["pretrain"])
+    add_config_command(sub, "value-check", ValueCheckConfig, ("checkpoint", "data"), EXAMPLES["value-check"])
+
     ds = sub.add_parser("dataset", help="inspect a viva dataset", description="Inspect a viva dataset.")
     ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
     add_config_command(ds_sub, "info", DatasetInfoConfig, ("path",), EXAMPLES["dataset info"], "dataset info")
@@ -96,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     model: type[Config] = args._model
     overrides = {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
+    if model is PretrainConfig and overrides.get("resume"):
+        from viva_robot.value.pretrain import resume_config
+
+        if args.config is not None:
+            raise ConfigError("--resume continues a run with its own config.json; drop --config")
+        return resume_config(Path(overrides["resume"]), overrides)
     return load_config(model, args.config, overrides)
 
 
@@ -113,6 +126,16 @@ def run(cfg: Config, progress: bool) -> None:
             from viva_robot.sim.collect import collect
 
             print(json.dumps(collect(cfg, progress=progress), indent=2))
+        case PretrainConfig():
+            from viva_robot.value.pretrain import pretrain
+
+            print(f"run directory: {pretrain(cfg, progress=progress)}")
+        case ValueCheckConfig():
+            from viva_robot.value.diagnostics import run_value_check
+
+            summary = run_value_check(cfg)
+            print(f"temporal-order accuracy: {summary['temporal_order_accuracy']:.3f} "
+                  f"({len(summary['episodes'])} episodes; plots in {cfg.out})")
         case DatasetInfoConfig():
             from viva_robot.data.inspect import dataset_info, format_info
 
@@ -131,11 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("viva_robot").setLevel(logging.INFO)
     from viva_robot.data.dataset import DatasetError
+    from viva_robot.value.checkpoint import CheckpointError
+    from viva_robot.value.pretrain import TrainingDiverged
 
     try:
         cfg = config_from_args(args)
         run(cfg, progress=not args.quiet and sys.stderr.isatty())
-    except (ConfigError, DatasetError, FileNotFoundError) as e:
+    except (ConfigError, DatasetError, CheckpointError, TrainingDiverged, FileNotFoundError) as e:
         print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,286 @@
+"""`viva-robot pretrain`: the ICVF training loop, single process or under torchrun (DDP).
+
+Config -> data -> model -> loop. Batch `step` is drawn from rng(seed, rank, step) by a prefetch thread, so
+a resumed run sees exactly the batches an uninterrupted one would have. Rank 0 writes the run directory:
+config.json, checkpoints/step_*.pt, metrics.jsonl, TensorBoard scalars (tb/), value-check plots.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from viva_robot.config import ConfigError, PretrainConfig
+from viva_robot.data.dataset import DatasetError, VideoDataset
+from viva_robot.data.reader import open_frames
+from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from viva_robot.value.diagnostics import split_episodes, temporal_order_accuracy, value_check
+from viva_robot.value.icvf import ICVFHyper, icvf_loss, polyak_update
+from viva_robot.value.networks import ICVF
+from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, check_episode_lengths
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = {"steps", "device", "compile", "ram_budget_gb", "log_every", "eval_every", "checkpoint_every", "resume"}
+KEEP_CHECKPOINTS = 3
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def resume_config(run_dir: Path, overrides: dict) -> PretrainConfig:
+    """The stored config of `run_dir`; only runtime fields (e.g. more `steps`) may be overridden."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a pretrain run directory (no config.json)")
+    stored = json.loads(path.read_text())
+    changed = [k for k, v in overrides.items() if k not in RESUMABLE and k in stored
+               and json.loads(PretrainConfig.model_validate({**stored, k: v}).model_dump_json())[k] != stored[k]]
+    if changed:
+        raise ConfigError(f"{run_dir}: a resumed run keeps its config; cannot change {', '.join(changed)} "
+                          f"(only {', '.join(sorted(RESUMABLE - {'resume'}))} may change)")
+    return PretrainConfig.model_validate({**stored, **overrides, "resume": str(run_dir), "out": stored["out"]})
+
+
+def build_model(cfg: PretrainConfig) -> ICVF:
+    return ICVF(cfg.encoder, cfg.head, cfg.image_size, cfg.ensemble, tuple(cfg.hidden))
+
+
+def open_sources(cfg: PretrainConfig, rank: int) -> tuple[list[Source], list[tuple[VideoDataset, np.ndarray]]]:
+    """Datasets -> training sources and held-out episodes; checks frame sizes and episode lengths."""
+    datasets = [VideoDataset(p) for p in cfg.data]
+    sizes = {str(ds.path): ds.resolution for ds in datasets}
+    for ds in datasets:
+        if ds.resolution != (cfg.image_size, cfg.image_size) and not cfg.resize_frames:
+            listing = ", ".join(f"{p}: {h}x{w}" for p, (h, w) in sizes.items())
+            raise DatasetError(f"{ds.path}: frames are {ds.resolution[0]}x{ds.resolution[1]} but image_size is "
+                               f"{cfg.image_size} ({listing}); set resize_frames: true or image_size to match")
+        if cfg.resize_frames and ds.resolution != (cfg.image_size, cfg.image_size):
+            raise DatasetError(f"{ds.path}: resize_frames is not implemented yet; re-import at {cfg.image_size}x{cfg.image_size}")
+    budget = int(cfg.ram_budget_gb * 2**30 / len(datasets))
+    sources, heldout = [], []
+    for ds in datasets:
+        train, held = split_episodes(ds, cfg.seed, cfg.holdout_fraction)
+        train = check_episode_lengths(ds, train, cfg.drop_short_episodes)
+        if train.size == 0:
+            raise DatasetError(f"{ds.path}: no training episodes left (holdout_fraction {cfg.holdout_fraction})")
+        sources.append(Source(ds, open_frames(ds, budget, progress=rank == 0, seed=cfg.seed + rank), train))
+        heldout.append((ds, held[ds.episode_lengths()[held] >= 2]))
+    return sources, heldout
+
+
+def prefetch(sampler: ICVFSampler, cfg: PretrainConfig, rank: int, start: int, device: torch.device,
+             stop: threading.Event) -> queue.Queue:
+    """A thread that draws the batches of steps start.. in order into a small queue."""
+    q: queue.Queue = queue.Queue(maxsize=3)
+
+    def run():
+        try:
+            for step in range(start, cfg.steps):
+                batch = sampler.sample(cfg.batch_size, np.random.default_rng([cfg.seed, rank, step]))
+                tensors = {k: torch.from_numpy(v) for k, v in batch._asdict().items()}
+                if device.type == "cuda":
+                    tensors = {k: v.pin_memory() for k, v in tensors.items()}
+                while not stop.is_set():
+                    try:
+                        q.put(tensors, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as e:  # surface sampler errors in the training thread
+            q.put(e)
+
+    threading.Thread(target=run, daemon=True, name="viva-icvf-sampler").start()
+    return q
+
+
+def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    device = torch.device("cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(cfg, rank, world, device, progress and rank == 0)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _prepare_run_dir(cfg: PretrainConfig) -> None:
+    out = cfg.out
+    if cfg.resume is None and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: run directory exists; continue it with --resume {out} or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".config.json.tmp"
+    tmp.write_text(cfg.to_json())
+    tmp.replace(out / "config.json")
+
+
+def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool) -> Path:
+    torch.manual_seed(cfg.seed)
+    resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
+    if cfg.resume and resume_from is None:
+        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
+    resumed = load_checkpoint(resume_from) if resume_from else None
+    initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
+    sources, heldout = open_sources(cfg, rank)
+
+    model = build_model(cfg)
+    if initial is not None:
+        load_weights(model, initial["model"], cfg.init)
+        log.info("initialised from %s (step %d of its run)", cfg.init, initial["step"])
+    if resumed is not None:
+        load_weights(model, resumed["model"], resume_from)
+    target = copy.deepcopy(model).requires_grad_(False)
+    if resumed is not None:
+        load_weights(target, resumed["target"], resume_from, "target")
+    if device.type == "cuda":  # convolutions run fastest channels-last; inputs already have those strides
+        model, target = (m.to(device, memory_format=torch.channels_last) for m in (model, target))
+    if rank == 0:  # only now: bad data or a checkpoint that does not fit leaves no run directory behind
+        _prepare_run_dir(cfg)
+    if cfg.compile:
+        model.compile_encoder()
+        target.compile_encoder()
+    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if world > 1 else model
+    if world > 1 and resumed is None:  # DDP broadcast rank 0's weights; start the target from them too
+        target.load_state_dict(model.state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps,
+                                 fused=device.type == "cuda", foreach=device.type != "cuda")
+    if resumed is not None:
+        optimizer.load_state_dict(resumed["optimizer"])
+    start = resumed["step"] if resumed else 0
+
+    hp = ICVFHyper(cfg.gamma, cfg.expectile, cfg.target_tau)
+    dist_ = GoalDistribution(cfg.p_curr, cfg.p_traj, cfg.p_rand, cfg.p_samegoal, cfg.intent_same_episode)
+    weights = cfg.data_weights or [float(s.dataset.episode_lengths()[s.usable].sum()) for s in sources]
+    sampler = ICVFSampler(sources, list(weights), dist_, cfg.crop_pad)
+    stop = threading.Event()
+    batches = prefetch(sampler, cfg, rank, start, device, stop)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device.type == "cuda" and cfg.bf16) else nullcontext()
+
+    tb = metrics_file = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb = SummaryWriter(str(cfg.out / "tb"), purge_step=start + 1)
+        metrics_file = open(cfg.out / "metrics.jsonl", "a")
+    bar = tqdm(total=cfg.steps, initial=start, desc="pretrain", unit="step", disable=not progress, dynamic_ncols=True)
+    last_good = resume_from
+    window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            item = batches.get()
+            waited += time.perf_counter() - t0
+            if isinstance(item, BaseException):
+                raise item
+            b = {k: v.to(device, non_blocking=True) for k, v in item.items()}
+            with autocast:
+                loss, metrics = icvf_loss(ddp, target, b, hp)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            polyak_update(target, model, cfg.target_tau)
+            for k, v in metrics.items():  # accumulated on device: no host sync per step
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+            bar.update(1)
+
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                means = {k: float(v) / n for k, v in sums.items()}
+                if not math.isfinite(means["loss"]):
+                    where = f"{last_good} is the last good checkpoint" if last_good else "no checkpoint was written"
+                    raise TrainingDiverged(f"loss became {means['loss']} between steps {step - n + 1} and {step}; "
+                                           f"{where}; try a lower lr")
+                elapsed = time.perf_counter() - window_start
+                means.update(samples_per_s=n * cfg.batch_size * world / elapsed, data_wait_fraction=waited / elapsed,
+                             lr=optimizer.param_groups[0]["lr"])
+                if rank == 0:
+                    _log(tb, metrics_file, step, means)
+                    bar.set_postfix(loss=f"{means['loss']:.3f}", samples_s=f"{means['samples_per_s']:.0f}")
+                window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
+
+            if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+                _evaluate(model, heldout, device, tb, metrics_file, step)
+
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if not torch.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
+                    raise TrainingDiverged(f"non-finite loss or weights at step {step}; "
+                                           f"{last_good or 'no checkpoint'} is the last good checkpoint")
+                if rank == 0:
+                    last_good = save_checkpoint(cfg.out / "checkpoints" / f"step_{step:07d}.pt", step=step, config=cfg,
+                                                model=model, target=target, optimizer=optimizer)
+                    for old in sorted((cfg.out / "checkpoints").glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
+                        old.unlink()
+    finally:
+        stop.set()
+        bar.close()
+        if tb is not None:
+            tb.close()
+            metrics_file.close()
+
+    if world > 1:
+        _check_replicas(model, cfg.out, rank, world)
+    if rank == 0:
+        save_checkpoint(cfg.out / "value.pt", step=cfg.steps, config=cfg, model=model)
+        ds, held = heldout[0]
+        if held.size:
+            summary = value_check(model.eval(), ds, held[:20], cfg.out / "value_check", device)
+            log.info("temporal-order accuracy on %d held-out episodes of %s: %.3f", min(20, held.size), ds.path.name,
+                     summary["temporal_order_accuracy"])
+    return cfg.out
+
+
+def _log(tb, metrics_file, step: int, scalars: dict) -> None:
+    for k, v in scalars.items():
+        tb.add_scalar(f"train/{k}", v, step)
+    metrics_file.write(json.dumps({"step": step, **scalars}) + "\n")
+    metrics_file.flush()
+
+
+def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int) -> None:
+    model.eval()
+    scalars = {}
+    for ds, held in heldout:
+        if held.size:
+            acc, _ = temporal_order_accuracy(model, ds, held[:20], device)
+            scalars[f"temporal_order_accuracy/{ds.path.stem}"] = acc
+    model.train()
+    if scalars:
+        for k, v in scalars.items():
+            tb.add_scalar(f"eval/{k}", v, step)
+        metrics_file.write(json.dumps({"step": step, **scalars}) + "\n")
+        metrics_file.flush()
+
+
+def _check_replicas(model: torch.nn.Module, out: Path, rank: int, world: int) -> None:
+    """All ranks must hold the same weights after training (DDP's contract); rank 0 records the digests."""
+    flat = torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()])
+    digest = torch.tensor([flat.sum().item(), flat.abs().sum().item(), (flat * torch.arange(len(flat))).sum().item()],
+                          dtype=torch.float64)
+    gathered = [torch.zeros_like(digest) for _ in range(world)]
+    dist.all_gather(gathered, digest)
+    if rank == 0:
+        (out / "ddp_check.json").write_text(json.dumps({"ranks": [g.tolist() for g in gathered]}, indent=2))
+    if any(not torch.equal(g, gathered[0]) for g in gathered):
+        raise RuntimeError(f"DDP replicas diverged: weight digests differ across ranks ({out / 'ddp_check.json'})")
