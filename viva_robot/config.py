@@ -178,7 +178,7 @@ class PretrainConfig(Config):
     p_traj: float = Field(0.5, ge=0, description="goal = a later frame of the same episode")
     p_rand: float = Field(0.3, ge=0, description="goal = a random frame of the dataset")
     p_samegoal: float = Field(0.5, ge=0, le=1, description="probability that the goal is the intent (g = z)")
-    intent_same_episode: bool = Field(False, description="draw the intent from the frame's own episode")
+    intent_same_episode: bool = Field(False, description="draw the intent from the frame's own episode: the frame itself with p_curr, else a later frame")
     crop_pad: int = Field(4, ge=0, description="random-crop augmentation: pad by this many pixels, crop back")
     # optimisation
     steps: int = Field(20_000, ge=1, description="gradient steps")
@@ -201,6 +201,8 @@ class PretrainConfig(Config):
     def _check(self) -> "PretrainConfig":
         if self.data_weights is not None and len(self.data_weights) != len(self.data):
             raise ValueError(f"data_weights has {len(self.data_weights)} entries for {len(self.data)} datasets")
+        if self.data_weights is not None and (min(self.data_weights) < 0 or sum(self.data_weights) <= 0):
+            raise ValueError(f"data_weights must be non-negative with a positive sum, got {list(self.data_weights)}")
         if self.p_curr + self.p_traj + self.p_rand <= 0:
             raise ValueError("p_curr + p_traj + p_rand must be positive")
         return self

@@ -60,7 +60,7 @@ def build_model(cfg: PretrainConfig) -> ICVF:
     return ICVF(cfg.encoder, cfg.head, cfg.image_size, cfg.ensemble, tuple(cfg.hidden))
 
 
-def open_sources(cfg: PretrainConfig, rank: int) -> tuple[list[Source], list[tuple[VideoDataset, np.ndarray]]]:
+def open_sources(cfg: PretrainConfig, rank: int, progress: bool = False) -> tuple[list[Source], list[tuple[VideoDataset, np.ndarray]]]:
     """Datasets -> training sources and held-out episodes; checks frame sizes and episode lengths."""
     datasets = [VideoDataset(p) for p in cfg.data]
     sizes = {str(ds.path): ds.resolution for ds in datasets}
@@ -78,7 +78,7 @@ def open_sources(cfg: PretrainConfig, rank: int) -> tuple[list[Source], list[tup
         train = check_episode_lengths(ds, train, cfg.drop_short_episodes)
         if train.size == 0:
             raise DatasetError(f"{ds.path}: no training episodes left (holdout_fraction {cfg.holdout_fraction})")
-        sources.append(Source(ds, open_frames(ds, budget, progress=rank == 0, seed=cfg.seed + rank), train))
+        sources.append(Source(ds, open_frames(ds, budget, progress=progress, seed=cfg.seed + rank), train))
         heldout.append((ds, held[ds.episode_lengths()[held] >= 2]))
     return sources, heldout
 
@@ -142,7 +142,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
         raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
     resumed = load_checkpoint(resume_from) if resume_from else None
     initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
-    sources, heldout = open_sources(cfg, rank)
+    sources, heldout = open_sources(cfg, rank, progress)
 
     model = build_model(cfg)
     if initial is not None:
@@ -183,9 +183,10 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
         from torch.utils.tensorboard import SummaryWriter
 
         tb = SummaryWriter(str(cfg.out / "tb"), purge_step=start + 1)
+        _truncate_metrics(cfg.out / "metrics.jsonl", start)  # rows a killed run logged after its last checkpoint
         metrics_file = open(cfg.out / "metrics.jsonl", "a")
     bar = tqdm(total=cfg.steps, initial=start, desc="pretrain", unit="step", disable=not progress, dynamic_ncols=True)
-    last_good = resume_from
+    last_good, last_finite = resume_from, start  # last checkpoint written; last step known to be finite
     window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
     try:
         for step in range(start + 1, cfg.steps + 1):
@@ -209,9 +210,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
             if step % cfg.log_every == 0 or step == cfg.steps:
                 means = {k: float(v) / n for k, v in sums.items()}
                 if not math.isfinite(means["loss"]):
-                    where = f"{last_good} is the last good checkpoint" if last_good else "no checkpoint was written"
-                    raise TrainingDiverged(f"loss became {means['loss']} between steps {step - n + 1} and {step}; "
-                                           f"{where}; try a lower lr")
+                    raise _diverged(f"loss became {means['loss']}", last_finite, step, last_good)
+                last_finite = step
                 elapsed = time.perf_counter() - window_start
                 means.update(samples_per_s=n * cfg.batch_size * world / elapsed, data_wait_fraction=waited / elapsed,
                              lr=optimizer.param_groups[0]["lr"])
@@ -225,8 +225,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
 
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 if not torch.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
-                    raise TrainingDiverged(f"non-finite loss or weights at step {step}; "
-                                           f"{last_good or 'no checkpoint'} is the last good checkpoint")
+                    raise _diverged("loss or weights became non-finite", last_finite, step, last_good)
+                last_finite = step
                 if rank == 0:
                     last_good = save_checkpoint(cfg.out / "checkpoints" / f"step_{step:07d}.pt", step=step, config=cfg,
                                                 model=model, target=target, optimizer=optimizer)
@@ -251,11 +251,33 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     return cfg.out
 
 
+def _truncate_metrics(path: Path, start: int) -> None:
+    """Keep the rows up to step `start` (what TensorBoard's purge_step does for tb/), so a resumed run's
+    metrics.jsonl has each step once."""
+    if not path.is_file():
+        return
+    rows = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)["step"] <= start:
+                rows.append(line if line.endswith("\n") else line + "\n")
+        except (ValueError, KeyError, TypeError):  # a line cut short by the kill
+            continue
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(rows))
+    tmp.replace(path)
+
+
 def _log(tb, metrics_file, step: int, scalars: dict) -> None:
     for k, v in scalars.items():
         tb.add_scalar(f"train/{k}", v, step)
     metrics_file.write(json.dumps({"step": step, **scalars}) + "\n")
     metrics_file.flush()
+
+
+def _diverged(what: str, last_finite: int, step: int, last_good: Path | None) -> TrainingDiverged:
+    where = f"{last_good} is the last good checkpoint" if last_good else "no checkpoint was written before"
+    return TrainingDiverged(f"{what} between steps {last_finite + 1} and {step}; {where}; try a lower lr")
 
 
 def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int) -> None:

@@ -2,7 +2,7 @@
 
 Goal and intent sampling follow the ICVF reference code (DESIGN.md §1): for a frame index i, a goal is i
 itself with p_curr, a frame of the same episode between i and the episode's end with p_traj, a random frame
-of the dataset with p_rand; the intent z is drawn the same way (or from the rest of i's episode), and g = z
+of the dataset with p_rand; the intent z is drawn the same way (or, with intent_same_episode, from i and the rest of its episode), and g = z
 with p_samegoal. r(s, g) = 0 and mask = 0 when g is s itself (same index), else -1 and 1.
 
 Each batch is a pure function of (seed, rank, step) and the frames in memory: a resumed run draws exactly
@@ -89,8 +89,8 @@ def _sample_source(src: Source, n: int, dist: GoalDistribution, rng: np.random.G
         return np.select([kind == 0, kind == 1], [i, later], uniform_frames(n))
 
     goal = goals_for(_pick(rng, (dist.p_curr, dist.p_traj, dist.p_rand), n))
-    if dist.intent_same_episode:
-        intent = starts[ep] + (rng.random(n) * lengths[ep]).astype(np.int64)
+    if dist.intent_same_episode:  # ICVF's intent_sametraj: the frame itself with p_curr, else a later frame
+        intent = goals_for(_pick(rng, (dist.p_curr, dist.p_traj + dist.p_rand, 0.0), n))
     else:
         intent = goals_for(_pick(rng, (dist.p_curr, dist.p_traj, dist.p_rand), n))
     goal = np.where(rng.random(n) < dist.p_samegoal, intent, goal)
