@@ -24,8 +24,8 @@ from viva_robot.value.pretrain import TrainingDiverged, pretrain
 
 REPO = Path(__file__).resolve().parents[1]
 LENGTHS = (6, 9, 12, 7, 20, 8, 10, 15, 11, 9)  # with seed 0 and holdout 0.2, episodes 1, 2, 5, 6 are held out
-TINY = dict(image_size=16, batch_size=16, hidden=(32,), compile=False, device="cpu", crop_pad=2,
-            holdout_fraction=0.2, log_every=5, eval_every=10, checkpoint_every=5)
+TINY = {"image_size": 16, "batch_size": 16, "hidden": (32,), "compile": False, "device": "cpu", "crop_pad": 2,
+        "holdout_fraction": 0.2, "log_every": 5, "eval_every": 10, "checkpoint_every": 5}
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -65,7 +65,7 @@ def ds(tmp_path_factory):
 
 
 def test_batch_layout_next_frame_and_no_last_frame(ds):
-    batch, s, g, z, nxt = sample(ds, n=2000)
+    batch, s, _, _, nxt = sample(ds, n=2000)
     assert batch.images.shape == (4, 2000, 16, 16, 3) and batch.images.dtype == np.uint8
     for name in ("goal_reward", "goal_mask", "intent_reward", "intent_mask"):
         assert getattr(batch, name).shape == (2000,) and getattr(batch, name).dtype == np.float32
@@ -88,7 +88,7 @@ def test_p_curr_goal_is_the_frame_itself(ds):
 
 
 def test_p_traj_goal_is_later_in_the_same_episode(ds):
-    batch, s, g, z, _ = sample(ds, n=3000, p_curr=0, p_traj=1, p_rand=0, p_samegoal=0)
+    _, s, g, z, _ = sample(ds, n=3000, p_curr=0, p_traj=1, p_rand=0, p_samegoal=0)
     ep = ds.episode_of(s)
     for x in (g, z):
         np.testing.assert_array_equal(ds.episode_of(x), ep)
@@ -99,7 +99,7 @@ def test_p_traj_goal_is_later_in_the_same_episode(ds):
 
 
 def test_p_rand_goals_spread_over_episodes(ds):
-    batch, s, g, z, _ = sample(ds, n=4000, p_curr=0, p_traj=0, p_rand=1, p_samegoal=0)
+    _, s, g, _, _ = sample(ds, n=4000, p_curr=0, p_traj=0, p_rand=1, p_samegoal=0)
     other = ds.episode_of(g) != ds.episode_of(s)
     assert other.mean() > 0.75  # the largest episode holds 20 of 87 frames
     counts = np.bincount(ds.episode_of(g), minlength=ds.num_episodes)
@@ -112,7 +112,7 @@ def test_p_samegoal_one_makes_goal_the_intent(ds):
     batch, s, g, z, _ = sample(ds, p_samegoal=1.0)
     np.testing.assert_array_equal(g, z)
     np.testing.assert_array_equal(batch.goal_reward, batch.intent_reward)
-    batch, s, g, z, _ = sample(ds, n=2000, p_samegoal=0.0)
+    batch, _, g, z, _ = sample(ds, n=2000, p_samegoal=0.0)
     assert (g != z).mean() > 0.3
 
 
@@ -126,7 +126,7 @@ def test_rewards_and_masks_are_zero_at_the_frame_itself(ds):
 
 
 def test_intent_same_episode_is_the_frame_or_later_in_its_episode(ds):
-    batch, s, g, z, _ = sample(ds, n=3000, p_curr=0.2, p_traj=0.5, p_rand=0.3, p_samegoal=0,
+    _, s, g, z, _ = sample(ds, n=3000, p_curr=0.2, p_traj=0.5, p_rand=0.3, p_samegoal=0,
                                intent_same_episode=True)
     np.testing.assert_array_equal(ds.episode_of(z), ds.episode_of(s))
     assert (z >= s).all()  # ICVF's intent_sametraj: current frame or a later one, never a random frame
@@ -182,7 +182,7 @@ def test_multinomial_mixing_by_weights(tmp_path):
     # per-dataset indices stay consistent: s' follows s in the right dataset
     for ds, tag in ((a, 10), (b, 20)):
         sel = tags[0] == tag
-        s, g, z, nxt = frame_index(ds, mixed.images[:, sel])
+        s, g, _, nxt = frame_index(ds, mixed.images[:, sel])
         np.testing.assert_array_equal(nxt, s + 1)
         np.testing.assert_array_equal(mixed.goal_reward[sel], np.where(g == s, 0.0, -1.0))
 
@@ -198,7 +198,7 @@ def tiny_icvf(head="monolithic", seed=0) -> ICVF:
 @pytest.mark.parametrize("head", ["monolithic", "multilinear"])
 def test_icvf_loss_matches_the_formula(ds, head):
     model, target = tiny_icvf(head, 0), tiny_icvf(head, 1).requires_grad_(False)  # distinct target weights
-    batch, s, g, z, _ = sample(ds, n=48, crop_pad=2)
+    batch, *_ = sample(ds, n=48, crop_pad=2)
     b = batch_to_tensors(batch, torch.device("cpu"))
     hp = ICVFHyper(gamma=0.9, expectile=0.8)
     loss, metrics = icvf_loss(model, target, b, hp)
