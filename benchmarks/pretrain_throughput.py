@@ -227,12 +227,13 @@ def gpu_section(args, tmp: Path, device: torch.device, encoder: str = "resnet50"
                 m.compile_encoder()
         try:
             warm = warm_up(parts, b, device, autocast)
-            rates[label], _ = interleaved_rates({label: step_block(parts, b, args.gpu_steps, device, autocast)}, 1)[label]
+            block = step_block(parts, b, args.gpu_steps, device, autocast)
+            rates[label], _ = interleaved_rates({label: block}, 1)[label]
         except torch.cuda.OutOfMemoryError as e:
             print(f"  {label:30s}: out of GPU memory ({str(e).splitlines()[0]})")
             parts = None
             continue
-        peak = f", peak memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB" if device.type == "cuda" else ""
+        peak = f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB" if device.type == "cuda" else ""
         print(f"  {label:30s}: {rates[label]:7.0f} samples/s  {BATCH / rates[label] * 1e3:5.0f} ms per step  "
               f"(warm-up {warm:.1f} s{peak})")
     last = variants[-1][0]
