@@ -14,6 +14,9 @@ demo: setup
 	viva-robot collect --config configs/collect/demo.yaml $(DEMO)/microwave.zarr
 	viva-robot dataset info $(DEMO)/microwave.zarr
 	viva-robot dataset show $(DEMO)/microwave.zarr --episode 0 --out $(DEMO)/microwave-episode0.png
+	rm -rf $(DEMO)/icvf
+	viva-robot pretrain --config configs/pretrain/demo.yaml --data $(DEMO)/microwave.zarr --out $(DEMO)/icvf
+	viva-robot value-check $(DEMO)/icvf/value.pt $(DEMO)/microwave.zarr --episodes all --out $(DEMO)/icvf/check
 
 test: setup
 	$(PYTHON) -m pytest -q
