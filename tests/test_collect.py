@@ -97,3 +97,17 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     assert VideoDataset(out).num_episodes == 1
     more = collect(CollectConfig(env="door", out=out, episodes=2, size=24, max_steps=5), progress=False)
     assert more["episodes_added"] == 1 and VideoDataset(out).num_episodes == 2
+
+
+def test_door_attempt_ends_after_the_latch_is_turned(tmp_path):
+    """The door cannot be pulled open by the script; its attempts end 10 frames after the unlatching."""
+    cfg = CollectConfig(env="door", out=tmp_path / "d.zarr", episodes=1, size=24, frame_skip=2,
+                        scripted_fraction=1.0, noise_levels=(0.0,))
+    collect(cfg, progress=False)
+    ep = VideoDataset(cfg.out).load_episode(0)
+    latch = ep.state[:, 27]  # AdroitHandDoor observation: [27] latch angle, [28] door hinge angle
+    assert len(ep.rgb) < 101  # ended before the 200-step horizon (101 frames at frame_skip 2)
+    first = int(np.argmax(latch >= 1.2))
+    assert latch[first] >= 1.2 and (latch[:first] < 1.2).all()
+    assert len(ep.rgb) - 1 - first in (9, 10)  # the milestone can fall between two recorded frames
+    assert not ep.success.any()  # the door itself stays shut: success is the true task's, not the milestone's

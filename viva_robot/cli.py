@@ -134,8 +134,10 @@ def run(cfg: Config, progress: bool) -> None:
             from viva_robot.value.diagnostics import run_value_check
 
             summary = run_value_check(cfg)
+            kinds = summary["accuracy_by_kind"]
+            detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
             print(f"temporal-order accuracy: {summary['temporal_order_accuracy']:.3f} "
-                  f"({len(summary['episodes'])} episodes; plots in {cfg.out})")
+                  f"({len(summary['episodes'])} episodes{detail}; plots in {cfg.out})")
         case DatasetInfoConfig():
             from viva_robot.data.inspect import dataset_info, format_info
 

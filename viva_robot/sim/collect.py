@@ -17,12 +17,12 @@ from tqdm import tqdm
 from viva_robot.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.scripts import TASK_SUCCESS, make_policy
+from viva_robot.sim.scripts import ATTEMPT_MILESTONE, TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
 
 log = logging.getLogger(__name__)
 
-FRAMES_AFTER_SUCCESS = 10  # keep a short "goal reached" tail, then end the attempt
+FRAMES_AFTER_MILESTONE = 10  # keep a short "goal reached" tail, then end the attempt
 RESUMABLE_FIELDS = ("episodes",)  # the only config fields that may change when a collection is resumed
 
 
@@ -36,27 +36,31 @@ def plan_episode(cfg: CollectConfig, k: int) -> tuple[str, str, float, np.random
 
 def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, noise: float, rng, seed: int,
                    max_steps: int, frame_skip: int, key: str) -> Episode:
-    """Run one episode and return its frames, env observations, actions (NaN after the last) and success."""
+    """Run one episode and return its frames, env observations, actions (NaN after the last) and success.
+
+    The episode ends at the horizon, or FRAMES_AFTER_MILESTONE frames after the attempt's milestone
+    (kitchen: task success; door: handle unlatched): a long static tail would only repeat the last frame.
+    """
     model, data = env.unwrapped.model, env.unwrapped.data
-    is_success = TASK_SUCCESS[task_name]
+    is_success, milestone = TASK_SUCCESS[task_name], ATTEMPT_MILESTONE[task_name]
     policy = make_policy(task_name, kind, rng, noise)
     obs, _ = env.reset(seed=seed)
     frames, states, actions, success = [], [], [], []
-    succeeded_at = None
+    reached_at = None
     for t in range(max_steps + 1):
         if t % frame_skip == 0:
             frames.append(renderer.render(data))
             states.append(_flat_obs(obs))
             success.append(is_success(model, data))
-        done = t == max_steps or (succeeded_at is not None and t - succeeded_at >= FRAMES_AFTER_SUCCESS * frame_skip)
+        done = t == max_steps or (reached_at is not None and t - reached_at >= FRAMES_AFTER_MILESTONE * frame_skip)
         if done:
             break
         action = np.asarray(policy(model, data), dtype=np.float32)
         if t % frame_skip == 0:
             actions.append(action)
         obs, _, terminated, truncated, _ = env.step(action)
-        if succeeded_at is None and is_success(model, data):
-            succeeded_at = t + 1
+        if reached_at is None and milestone(model, data):
+            reached_at = t + 1
         if terminated:  # the gymnasium env ended the episode; record the final frame and stop
             frames.append(renderer.render(data))
             states.append(_flat_obs(obs))
@@ -100,7 +104,9 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     writer = DatasetWriter(
         cfg.out, source=f"sim:{cfg.env}", fps=1.0 / (task.control_dt * cfg.frame_skip),
         resolution=(cfg.size, cfg.size), state_dim=state_dim, action_dim=env.action_space.shape[0],
-        with_success=True, attrs={"config": cfg.to_dict(), "task": cfg.env, "gym_id": task.gym_id},
+        with_success=True, attrs={"config": cfg.to_dict(), "task": cfg.env, "gym_id": task.gym_id,
+                                  "episode_end": f"horizon, or {FRAMES_AFTER_MILESTONE} frames after the attempt's "
+                                                 f"milestone ({ATTEMPT_MILESTONE[cfg.env].__name__.strip('_')})"},
     )
     kinds, successes, frames = Counter(), Counter(), 0
     start = time.perf_counter()

@@ -63,6 +63,22 @@ def temporal_order_accuracy(model: ICVF, ds: VideoDataset, episodes: np.ndarray,
     return (good / total if total else float("nan")), curves
 
 
+def episode_kind(key: str) -> str:
+    """`collect` keys episodes as 'ep00012:scripted:noise=0.1'; anything else (imported video) is 'video'."""
+    parts = key.split(":")
+    return parts[1] if len(parts) >= 3 and parts[0].startswith("ep") else "video"
+
+
+def accuracy_by_kind(ds: VideoDataset, episodes: np.ndarray, curves: list[np.ndarray]) -> dict[str, float]:
+    """Pooled temporal-order accuracy per episode kind (scripted attempts vs undirected play)."""
+    pairs: dict[str, list[int]] = {}
+    for k, curve in zip(episodes, curves):
+        g, t = temporal_order_pairs(curve)
+        acc = pairs.setdefault(episode_kind(ds.episode_keys[k]), [0, 0])
+        acc[0], acc[1] = acc[0] + g, acc[1] + t
+    return {kind: g / t for kind, (g, t) in pairs.items() if t}
+
+
 def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, device: torch.device) -> dict:
     """Plots (value curves, cross-episode goals, a V(s_i, g_j) heat-map) and the accuracy, written to `out`."""
     import matplotlib
@@ -93,7 +109,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
         other_means.append(float(v.mean()))
         axes[1].plot(np.linspace(0, 1, len(v)), v, lw=1.0, color="grey", alpha=0.7)
     axes[1].set(title="V(s_t, g = last frame of another episode)", xlabel="episode progress t / T")
-    fig.suptitle(f"{ds.path.name}: temporal-order accuracy {acc:.3f} on {len(episodes)} episodes")
+    kinds = accuracy_by_kind(ds, episodes, curves)
+    detail = f" ({', '.join(f'{k} {v:.3f}' for k, v in kinds.items())})" if len(kinds) > 1 else ""
+    fig.suptitle(f"{ds.path.name}: temporal-order accuracy {acc:.3f} on {len(episodes)} episodes{detail}")
     fig.tight_layout()
     fig.savefig(out / "value_curves.png", dpi=110)
     plt.close(fig)
@@ -114,6 +132,7 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
 
     summary = {
         "dataset": str(ds.path), "episodes": [int(k) for k in episodes], "temporal_order_accuracy": acc,
+        "accuracy_by_kind": accuracy_by_kind(ds, episodes, curves),
         "per_episode_accuracy": [g / t if t else None for g, t in per_episode],
         "mean_value_own_goal": float(np.mean([c.mean() for c in curves[: len(shown)]])) if shown else None,
         "mean_value_other_goal": float(np.mean(other_means)) if other_means else None,

@@ -27,7 +27,7 @@ from viva_robot.config import ConfigError, PretrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.reader import open_frames
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
-from viva_robot.value.diagnostics import split_episodes, temporal_order_accuracy, value_check
+from viva_robot.value.diagnostics import accuracy_by_kind, split_episodes, temporal_order_accuracy, value_check
 from viva_robot.value.icvf import ICVFHyper, icvf_loss, polyak_update
 from viva_robot.value.networks import ICVF
 from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, check_episode_lengths
@@ -136,6 +136,7 @@ def _prepare_run_dir(cfg: PretrainConfig) -> None:
 
 
 def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool) -> Path:
+    run_start = time.perf_counter()  # metrics' wall_s: seconds since this process started (data loading included)
     torch.manual_seed(cfg.seed)
     resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
     if cfg.resume and resume_from is None:
@@ -213,7 +214,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                     raise _diverged(f"loss became {means['loss']}", last_finite, step, last_good)
                 last_finite = step
                 elapsed = time.perf_counter() - window_start
-                means.update(samples_per_s=n * cfg.batch_size * world / elapsed, data_wait_fraction=waited / elapsed,
+                means.update(wall_s=time.perf_counter() - run_start,
+                             samples_per_s=n * cfg.batch_size * world / elapsed, data_wait_fraction=waited / elapsed,
                              lr=optimizer.param_groups[0]["lr"])
                 if rank == 0:
                     _log(tb, metrics_file, step, means)
@@ -221,7 +223,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                 window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
 
             if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
-                _evaluate(model, heldout, device, tb, metrics_file, step)
+                _evaluate(model, heldout, device, tb, metrics_file, step, time.perf_counter() - run_start)
 
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 if not torch.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -280,18 +282,21 @@ def _diverged(what: str, last_finite: int, step: int, last_good: Path | None) ->
     return TrainingDiverged(f"{what} between steps {last_finite + 1} and {step}; {where}; try a lower lr")
 
 
-def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int) -> None:
+def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int, wall_s: float) -> None:
     model.eval()
     scalars = {}
     for ds, held in heldout:
         if held.size:
-            acc, _ = temporal_order_accuracy(model, ds, held[:20], device)
+            acc, curves = temporal_order_accuracy(model, ds, held[:20], device)
             scalars[f"temporal_order_accuracy/{ds.path.stem}"] = acc
+            kinds = accuracy_by_kind(ds, held[:20], curves)
+            if len(kinds) > 1:
+                scalars.update({f"temporal_order_accuracy/{ds.path.stem}/{k}": v for k, v in kinds.items()})
     model.train()
     if scalars:
         for k, v in scalars.items():
             tb.add_scalar(f"eval/{k}", v, step)
-        metrics_file.write(json.dumps({"step": step, **scalars}) + "\n")
+        metrics_file.write(json.dumps({"step": step, "wall_s": wall_s, **scalars}) + "\n")
         metrics_file.flush()
 
 
