@@ -125,10 +125,14 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
             dist.destroy_process_group()
 
 
+def _check_run_dir(cfg: PretrainConfig) -> None:
+    """Every rank checks (same answer everywhere), so no rank is left waiting for one that failed."""
+    if cfg.resume is None and cfg.out.exists() and any(cfg.out.iterdir()):
+        raise ConfigError(f"{cfg.out}: run directory exists; continue it with --resume {cfg.out} or choose another --out")
+
+
 def _prepare_run_dir(cfg: PretrainConfig) -> None:
     out = cfg.out
-    if cfg.resume is None and out.exists() and any(out.iterdir()):
-        raise ConfigError(f"{out}: run directory exists; continue it with --resume {out} or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".config.json.tmp"
     tmp.write_text(cfg.to_json())
@@ -142,6 +146,10 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     if cfg.resume and resume_from is None:
         raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
     resumed = load_checkpoint(resume_from) if resume_from else None
+    if resumed is not None and resumed["step"] >= cfg.steps:
+        raise ConfigError(f"{cfg.resume}: the run is already at step {resumed['step']}; pass --steps above that to "
+                          f"train further")
+    _check_run_dir(cfg)
     initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
     sources, heldout = open_sources(cfg, rank, progress)
 
