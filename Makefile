@@ -25,3 +25,4 @@ bench: setup
 	$(PYTHON) benchmarks/frame_reader.py
 	$(PYTHON) benchmarks/collect_speed.py
 	$(PYTHON) benchmarks/ego4d_import.py
+	$(PYTHON) benchmarks/pretrain_throughput.py
