@@ -292,6 +292,9 @@ def test_datasets_of_different_frame_sizes(play, tmp_path):
     assert msg.startswith(f"{big}: frames are 24x24 but image_size is 16 ")
     assert f"{play}: 16x16" in msg and f"{big}: 24x24" in msg and "resize_frames" in msg
     assert not run.exists()
+    # with resize_frames the 24x24 frames are resized on load and the two datasets train together
+    pretrain(config(run, [play, big], steps=3, resize_frames=True), progress=False)
+    assert (run / "value.pt").is_file()
 
 
 def test_short_episode(tmp_path):

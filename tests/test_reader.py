@@ -68,3 +68,18 @@ def test_open_frames_picks_by_budget(dataset):
     pool = open_frames(dataset, ram_budget_bytes=40 * 8 * 8 * 3)
     assert isinstance(pool, StreamingFrames)
     pool.close()
+
+
+def test_frames_resized_on_load(dataset):
+    ram = RamFrames(dataset, size=4)
+    got = ram.frames(np.array([3, 5]))
+    assert got.shape == (2, 4, 4, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got[0, :, :, :2], np.broadcast_to([0, 3], (4, 4, 2)))  # episode 0, t=3: flat stays flat
+    np.testing.assert_array_equal(got[1, :, :, :2], np.broadcast_to([1, 0], (4, 4, 2)))  # frame 5 opens episode 1
+    pool = StreamingFrames(dataset, 30 * 4 * 4 * 3, seed=0, size=4)
+    try:
+        ep = pool.resident_episodes()[0]
+        frame = pool.frames(np.array([dataset.episode_starts[ep] + 2]))
+        assert frame.shape == (1, 4, 4, 3) and (frame[..., 0] == ep).all() and (frame[..., 1] == 2).all()
+    finally:
+        pool.close()

@@ -24,16 +24,29 @@ from tqdm import tqdm
 from viva_robot.data.dataset import VideoDataset
 
 
-class RamFrames:
-    """Every frame of the dataset in memory."""
+def resize_frames(frames: np.ndarray, size: int | None) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (T, size, size, 3), antialiased bilinear; unchanged when size is None or equal."""
+    if size is None or frames.shape[1:3] == (size, size):
+        return frames
+    import torch
+    import torch.nn.functional as F
 
-    def __init__(self, dataset: VideoDataset, progress: bool = False):
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+class RamFrames:
+    """Every frame of the dataset in memory (resized to `size` x `size` when given)."""
+
+    def __init__(self, dataset: VideoDataset, progress: bool = False, size: int | None = None):
         self.dataset = dataset
         n = dataset.num_frames
-        self.rgb = np.empty((n, *dataset.rgb.shape[1:]), dtype=np.uint8)
+        shape = (size, size, 3) if size else dataset.rgb.shape[1:]
+        self.rgb = np.empty((n, *shape), dtype=np.uint8)
         step = max(dataset.rgb.chunks[0], 1) * 8
         for s in tqdm(range(0, n, step), desc=f"loading {dataset.path.name}", unit="chunk", disable=not progress):
-            self.rgb[s : min(s + step, n)] = dataset.rgb[s : min(s + step, n)]
+            self.rgb[s : min(s + step, n)] = resize_frames(dataset.rgb[s : min(s + step, n)], size)
 
     def resident_episodes(self) -> np.ndarray:
         return np.arange(self.dataset.num_episodes)
@@ -52,17 +65,19 @@ class StreamingFrames:
     consumer swaps them in), so indices sampled from its result stay valid for the following `frames` calls.
     """
 
-    def __init__(self, dataset: VideoDataset, budget_bytes: int, seed: int = 0, refill_episodes: int = 4):
-        self.dataset = dataset
+    def __init__(self, dataset: VideoDataset, budget_bytes: int, seed: int = 0, refill_episodes: int = 4,
+                 size: int | None = None):
+        self.dataset, self.size = dataset, size
         self._lengths = dataset.episode_lengths()
-        frame_bytes = int(np.prod(dataset.rgb.shape[1:]))
+        shape = (size, size, 3) if size else dataset.rgb.shape[1:]
+        frame_bytes = int(np.prod(shape))
         self.capacity = int(budget_bytes // frame_bytes)
         if self.capacity < self._lengths.max():
             raise ValueError(
                 f"{dataset.path}: streaming budget of {budget_bytes / 2**20:.0f} MiB holds {self.capacity} frames, "
                 f"less than the longest episode ({self._lengths.max()} frames)"
             )
-        self.pool = np.empty((self.capacity, *dataset.rgb.shape[1:]), dtype=np.uint8)
+        self.pool = np.empty((self.capacity, *shape), dtype=np.uint8)
         self.offset = np.full(dataset.num_episodes, -1, dtype=np.int64)  # pool position of each resident episode
         self._resident: deque[int] = deque()  # oldest first
         self._write = 0  # ring-buffer write position
@@ -80,7 +95,7 @@ class StreamingFrames:
 
     def _load(self, k: int) -> tuple[int, np.ndarray]:
         s, e = int(self.dataset.episode_starts[k]), int(self.dataset.episode_ends[k])
-        return k, self.dataset.rgb[s:e]  # decodes whole chunks
+        return k, resize_frames(self.dataset.rgb[s:e], self.size)  # decodes whole chunks
 
     def _run(self) -> None:
         # Decoding happens here, off the training thread; the bounded queue makes the pool turn over about
@@ -137,8 +152,11 @@ class StreamingFrames:
         self._thread.join(timeout=10)
 
 
-def open_frames(dataset: VideoDataset, ram_budget_bytes: int = 8 * 2**30, progress: bool = False, seed: int = 0):
-    """RAM reader when all frames fit in `ram_budget_bytes`, else a streaming pool of that size."""
-    if dataset.num_frames * int(np.prod(dataset.rgb.shape[1:])) <= ram_budget_bytes:
-        return RamFrames(dataset, progress=progress)
-    return StreamingFrames(dataset, ram_budget_bytes, seed=seed)
+def open_frames(dataset: VideoDataset, ram_budget_bytes: int = 8 * 2**30, progress: bool = False, seed: int = 0,
+                size: int | None = None):
+    """RAM reader when all frames fit in `ram_budget_bytes`, else a streaming pool of that size.
+    `size`: serve frames resized to size x size (for mixing datasets imported at other resolutions)."""
+    frame_bytes = 3 * size * size if size else int(np.prod(dataset.rgb.shape[1:]))
+    if dataset.num_frames * frame_bytes <= ram_budget_bytes:
+        return RamFrames(dataset, progress=progress, size=size)
+    return StreamingFrames(dataset, ram_budget_bytes, seed=seed, size=size)

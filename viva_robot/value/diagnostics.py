@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from viva_robot.data.dataset import VideoDataset
+from viva_robot.data.reader import resize_frames
 from viva_robot.value.networks import ICVF
 
 
@@ -48,14 +49,18 @@ def temporal_order_pairs(values: np.ndarray) -> tuple[int, int]:
     return int((diff[upper] > 0).sum()), int(upper.sum())
 
 
+def episode_frames(ds: VideoDataset, k: int, size: int | None = None) -> np.ndarray:
+    """Frames of episode k, resized to size x size when the value was trained at another resolution."""
+    return resize_frames(ds.rgb[int(ds.episode_starts[k]) : int(ds.episode_ends[k])], size)
+
+
 def temporal_order_accuracy(model: ICVF, ds: VideoDataset, episodes: np.ndarray, device: torch.device,
-                            frames=None) -> tuple[float, list[np.ndarray]]:
+                            size: int | None = None) -> tuple[float, list[np.ndarray]]:
     """Pooled accuracy over `episodes` and each episode's value curve toward its last frame."""
     good = total = 0
     curves = []
     for k in episodes:
-        s, e = int(ds.episode_starts[k]), int(ds.episode_ends[k])
-        rgb = frames.frames(np.arange(s, e)) if frames is not None else ds.rgb[s:e]
+        rgb = episode_frames(ds, k, size)
         v = values_to_goal(model, rgb, rgb[-1], device)
         g, t = temporal_order_pairs(v)
         good, total = good + g, total + t
@@ -79,7 +84,8 @@ def accuracy_by_kind(ds: VideoDataset, episodes: np.ndarray, curves: list[np.nda
     return {kind: g / t for kind, (g, t) in pairs.items() if t}
 
 
-def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, device: torch.device) -> dict:
+def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, device: torch.device,
+                size: int | None = None) -> dict:
     """Plots (value curves, cross-episode goals, a V(s_i, g_j) heat-map) and the accuracy, written to `out`."""
     import matplotlib
 
@@ -87,7 +93,7 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    acc, curves = temporal_order_accuracy(model, ds, episodes, device)
+    acc, curves = temporal_order_accuracy(model, ds, episodes, device, size)
     per_episode = [temporal_order_pairs(c) for c in curves]
 
     # 1. V(s_t, g = own last frame) against t, and against other episodes' last frames
@@ -100,11 +106,8 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
     axes[0].legend(fontsize=7, ncol=2)
     other_means = []
     for n in shown:
-        k = episodes[n]
-        s, e = int(ds.episode_starts[k]), int(ds.episode_ends[k])
-        rgb = ds.rgb[s:e]
-        j = episodes[(n + 1) % len(episodes)]
-        other_goal = ds.rgb[int(ds.episode_ends[j]) - 1]
+        rgb = episode_frames(ds, episodes[n], size)
+        other_goal = episode_frames(ds, episodes[(n + 1) % len(episodes)], size)[-1]
         v = values_to_goal(model, rgb, other_goal, device)
         other_means.append(float(v.mean()))
         axes[1].plot(np.linspace(0, 1, len(v)), v, lw=1.0, color="grey", alpha=0.7)
@@ -118,9 +121,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
 
     # 2. heat-map V(s_i, g_j) within one episode (subsampled to <= 48 frames)
     k = episodes[0]
-    s, e = int(ds.episode_starts[k]), int(ds.episode_ends[k])
-    idx = np.unique(np.linspace(0, e - s - 1, min(48, e - s)).round().astype(int))
-    rgb = ds.rgb[s:e][idx]
+    rgb = episode_frames(ds, k, size)
+    idx = np.unique(np.linspace(0, len(rgb) - 1, min(48, len(rgb))).round().astype(int))
+    rgb = rgb[idx]
     grid = np.stack([values_to_goal(model, rgb, rgb[j], device) for j in range(len(idx))], axis=1)  # [i, j]
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     im = ax.imshow(grid, cmap="viridis", origin="lower", extent=(idx[0], idx[-1], idx[0], idx[-1]))
@@ -153,7 +156,7 @@ def run_value_check(cfg) -> dict:
     load_weights(model, payload["model"], cfg.checkpoint)
     model.to(device).eval()
     ds = VideoDataset(cfg.data)
-    if ds.resolution != (run.image_size, run.image_size):
+    if ds.resolution != (run.image_size, run.image_size) and not run.resize_frames:
         from viva_robot.data.dataset import DatasetError
 
         raise DatasetError(f"{cfg.data}: frames are {ds.resolution[0]}x{ds.resolution[1]}, the value was trained "
@@ -169,4 +172,5 @@ def run_value_check(cfg) -> dict:
 
         raise DatasetError(f"{cfg.data}: no episodes to check (the run held out none of this dataset's episodes; "
                            f"use --episodes all)")
-    return value_check(model, ds, episodes, cfg.out, device)
+    size = run.image_size if ds.resolution != (run.image_size, run.image_size) else None
+    return value_check(model, ds, episodes, cfg.out, device, size)

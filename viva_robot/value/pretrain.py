@@ -69,8 +69,6 @@ def open_sources(cfg: PretrainConfig, rank: int, progress: bool = False) -> tupl
             listing = ", ".join(f"{p}: {h}x{w}" for p, (h, w) in sizes.items())
             raise DatasetError(f"{ds.path}: frames are {ds.resolution[0]}x{ds.resolution[1]} but image_size is "
                                f"{cfg.image_size} ({listing}); set resize_frames: true or image_size to match")
-        if cfg.resize_frames and ds.resolution != (cfg.image_size, cfg.image_size):
-            raise DatasetError(f"{ds.path}: resize_frames is not implemented yet; re-import at {cfg.image_size}x{cfg.image_size}")
     budget = int(cfg.ram_budget_gb * 2**30 / len(datasets))
     sources, heldout = [], []
     for ds in datasets:
@@ -78,7 +76,8 @@ def open_sources(cfg: PretrainConfig, rank: int, progress: bool = False) -> tupl
         train = check_episode_lengths(ds, train, cfg.drop_short_episodes)
         if train.size == 0:
             raise DatasetError(f"{ds.path}: no training episodes left (holdout_fraction {cfg.holdout_fraction})")
-        sources.append(Source(ds, open_frames(ds, budget, progress=progress, seed=cfg.seed + rank), train))
+        size = cfg.image_size if ds.resolution != (cfg.image_size, cfg.image_size) else None  # resize_frames
+        sources.append(Source(ds, open_frames(ds, budget, progress=progress, seed=cfg.seed + rank, size=size), train))
         heldout.append((ds, held[ds.episode_lengths()[held] >= 2]))
     return sources, heldout
 
@@ -231,7 +230,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                 window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
 
             if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
-                _evaluate(model, heldout, device, tb, metrics_file, step, time.perf_counter() - run_start)
+                _evaluate(model, heldout, device, tb, metrics_file, step, time.perf_counter() - run_start, cfg.image_size)
 
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 if not torch.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -255,7 +254,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
         save_checkpoint(cfg.out / "value.pt", step=cfg.steps, config=cfg, model=model)
         ds, held = heldout[0]
         if held.size:
-            summary = value_check(model.eval(), ds, held[:20], cfg.out / "value_check", device)
+            summary = value_check(model.eval(), ds, held[:20], cfg.out / "value_check", device, cfg.image_size)
             log.info("temporal-order accuracy on %d held-out episodes of %s: %.3f", min(20, held.size), ds.path.name,
                      summary["temporal_order_accuracy"])
     return cfg.out
@@ -290,12 +289,12 @@ def _diverged(what: str, last_finite: int, step: int, last_good: Path | None) ->
     return TrainingDiverged(f"{what} between steps {last_finite + 1} and {step}; {where}; try a lower lr")
 
 
-def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int, wall_s: float) -> None:
+def _evaluate(model: ICVF, heldout, device, tb, metrics_file, step: int, wall_s: float, size: int) -> None:
     model.eval()
     scalars = {}
     for ds, held in heldout:
         if held.size:
-            acc, curves = temporal_order_accuracy(model, ds, held[:20], device)
+            acc, curves = temporal_order_accuracy(model, ds, held[:20], device, size)
             scalars[f"temporal_order_accuracy/{ds.path.stem}"] = acc
             kinds = accuracy_by_kind(ds, held[:20], curves)
             if len(kinds) > 1:
