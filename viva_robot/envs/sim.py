@@ -1,0 +1,111 @@
+"""The simulator backend: gymnasium-robotics tasks behind the project's env interface.
+
+Frames come from the same fixed-camera `SceneRenderer` that `collect` films play data with, so the value
+sees online frames that look like its training video. The reward is sparse: 1.0 on steps where the task
+is achieved (AdroitHandDoor: hinge >= 1.35 rad; Franka Kitchen: the object within 0.3 of its goal).
+The goal image is rendered from the reset scene with the task's object moved to its goal.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from viva_robot.sim.render import SceneRenderer
+from viva_robot.sim.scripts import KITCHEN_TASKS, TASK_SUCCESS
+from viva_robot.sim.tasks import get_task, make_env
+
+# Where each task's object is when the task is done (qpos address -> value).
+DOOR_GOAL = {"door_hinge": 1.5, "latch": 1.2}
+# Split of each env's flat observation into robot state and object state.
+ROBOT_STATE_DIMS = {"door": 27, "kitchen": 18}  # door: hand/arm qpos; kitchen: arm+gripper qpos and qvel
+
+
+def _set_goal_state(task: str, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+    if task == "door":
+        for joint, value in DOOR_GOAL.items():
+            data.qpos[model.joint(joint).qposadr[0]] = value
+    else:
+        from gymnasium_robotics.envs.franka_kitchen.kitchen_env import OBS_ELEMENT_GOALS, OBS_ELEMENT_INDICES
+
+        element = KITCHEN_TASKS[task]
+        data.qpos[OBS_ELEMENT_INDICES[element]] = OBS_ELEMENT_GOALS[element]
+    data.qvel[:] = 0
+    mujoco.mj_forward(model, data)
+
+
+class SimEnv(gym.Env):
+    """A simulated task with image + state observations, a sparse success reward and a goal image."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 12}
+
+    def __init__(self, task: str, image_size: int = 64, goal_image: np.ndarray | None = None,
+                 max_steps: int | None = None, render_mode: str | None = "rgb_array"):
+        self.task = get_task(task)
+        self.render_mode = render_mode
+        self._env = make_env(self.task)
+        self._model, self._data = self._env.unwrapped.model, self._env.unwrapped.data
+        self._is_success = TASK_SUCCESS[task]
+        self.max_steps = max_steps or self.task.horizon
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.control_dt)}
+        self._renderer = SceneRenderer(self._model, image_size, self.task.camera)
+        self._robot_dims = ROBOT_STATE_DIMS["door" if task == "door" else "kitchen"]
+        flat = self._flat_obs(self._env.reset(seed=0)[0])
+        self.observation_space = spaces.Dict({
+            "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+            "state": spaces.Box(-np.inf, np.inf, (self._robot_dims,), np.float32),
+            "object_state": spaces.Box(-np.inf, np.inf, (flat.size - self._robot_dims,), np.float32),
+        })
+        self.action_space = spaces.Box(-1.0, 1.0, self._env.action_space.shape, np.float32)
+        self.goal_image = self._render_goal() if goal_image is None else self._check_goal(goal_image, image_size)
+        self._steps = 0
+
+    # -- the interface ---------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, _ = self._env.reset(seed=int(self.np_random.integers(2**31)) if seed is None else seed)
+        self._steps = 0
+        return self._observation(obs), {"success": self._is_success(self._model, self._data)}
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float32)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"{self.task.name}: action has shape {action.shape}, expected {self.action_space.shape}")
+        if not np.isfinite(action).all():
+            raise ValueError(f"{self.task.name}: action contains NaN or inf: {action.tolist()}")
+        obs, _, _, _, _ = self._env.step(np.clip(action, -1.0, 1.0))
+        self._steps += 1
+        success = self._is_success(self._model, self._data)
+        truncated = self._steps >= self.max_steps
+        return self._observation(obs), float(success), False, truncated, {"success": success}
+
+    def render(self) -> np.ndarray:
+        return self._renderer.render(self._data)
+
+    def close(self) -> None:
+        self._renderer.close()
+        self._env.close()
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def _flat_obs(self, obs) -> np.ndarray:
+        return np.array(obs["observation"] if isinstance(obs, dict) else obs, dtype=np.float32).ravel()
+
+    def _observation(self, obs) -> dict[str, np.ndarray]:
+        flat = self._flat_obs(obs)
+        return {"image": self.render(), "state": flat[: self._robot_dims], "object_state": flat[self._robot_dims:]}
+
+    def _render_goal(self) -> np.ndarray:
+        """The reset scene (seed 0) with the task's object at its goal, rendered by the task camera."""
+        self._env.reset(seed=0)
+        _set_goal_state(self.task.name, self._model, self._data)
+        assert self._is_success(self._model, self._data), f"{self.task.name}: goal state is not a success"
+        return self.render()
+
+    def _check_goal(self, goal_image: np.ndarray, size: int) -> np.ndarray:
+        goal_image = np.asarray(goal_image)
+        if goal_image.dtype != np.uint8 or goal_image.shape != (size, size, 3):
+            raise ValueError(f"{self.task.name}: goal image is {goal_image.dtype} {goal_image.shape}, expected "
+                             f"uint8 ({size}, {size}, 3) like the env's camera frames")
+        return goal_image
