@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from viva_robot.rl.replay import ReplayBuffer
-from viva_robot.rl.sac import SAC, Batch
+from viva_robot.rl.sac import SAC
 
 
 def test_actions_are_bounded_and_log_prob_matches_a_sampled_density():
