@@ -1,0 +1,146 @@
+"""State-based SAC on the Adroit door: environment steps/s of viva-robot's agent vs a plain CleanRL-style loop.
+
+    python benchmarks/sac_throughput.py [--steps 600] [--learning-starts 100]
+
+Both run the same loop on the same env (AdroitHandDoor-v1 state observations, no rendering): one env step,
+one replay sample of 256, one SAC update (UTD 1), MLPs (256, 256). The baseline is written the way
+CleanRL's `sac_continuous_action.py` is: two separate Q networks, each evaluated on its own, plain Adam, the
+temperature read back with `.item()` every step. viva-robot's agent evaluates its critic ensemble in one
+batched pass, uses foreach Adam and keeps metrics on the device. Target: >= 1.5x the baseline's steps/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import viva_robot  # noqa: F401  (headless GL defaults before mujoco is imported)
+from viva_robot.rl.replay import ReplayBuffer
+from viva_robot.rl.sac import SAC
+from viva_robot.sim.tasks import get_task, make_env
+
+
+# -- the baseline: a straightforward single-file SAC, CleanRL style ---------------------------------------------
+class SoftQ(nn.Module):
+    def __init__(self, obs_dim, act_dim):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(obs_dim + act_dim, 256), nn.Linear(256, 256), nn.Linear(256, 1)
+
+    def forward(self, x, a):
+        x = torch.cat([x, a], 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class PlainActor(nn.Module):
+    def __init__(self, obs_dim, act_dim):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(obs_dim, 256), nn.Linear(256, 256)
+        self.mean, self.logstd = nn.Linear(256, act_dim), nn.Linear(256, act_dim)
+
+    def get_action(self, x):
+        x = F.relu(self.fc2(F.relu(self.fc1(x))))
+        mean, log_std = self.mean(x), torch.tanh(self.logstd(x))
+        log_std = -5 + 0.5 * 7 * (log_std + 1)
+        normal = torch.distributions.Normal(mean, log_std.exp())
+        x_t = normal.rsample()
+        y_t = torch.tanh(x_t)
+        log_prob = (normal.log_prob(x_t) - torch.log(1 - y_t.pow(2) + 1e-6)).sum(1, keepdim=True)
+        return y_t, log_prob
+
+
+class PlainSAC:
+    def __init__(self, obs_dim, act_dim, gamma=0.99, tau=0.005):
+        self.actor = PlainActor(obs_dim, act_dim)
+        self.qf1, self.qf2 = SoftQ(obs_dim, act_dim), SoftQ(obs_dim, act_dim)
+        self.qf1_t, self.qf2_t = SoftQ(obs_dim, act_dim), SoftQ(obs_dim, act_dim)
+        self.qf1_t.load_state_dict(self.qf1.state_dict())
+        self.qf2_t.load_state_dict(self.qf2.state_dict())
+        self.q_opt = torch.optim.Adam(list(self.qf1.parameters()) + list(self.qf2.parameters()), lr=3e-4)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=3e-4)
+        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.alpha = self.log_alpha.exp().item()
+        self.a_opt = torch.optim.Adam([self.log_alpha], lr=3e-4)
+        self.target_entropy = -act_dim / 2
+        self.gamma, self.tau = gamma, tau
+
+    def act(self, obs):
+        with torch.no_grad():
+            return self.actor.get_action(torch.as_tensor(obs, dtype=torch.float32)[None])[0][0].numpy()
+
+    def update(self, b):
+        with torch.no_grad():
+            na, nlogp = self.actor.get_action(b.next_obs)
+            q_next = torch.min(self.qf1_t(b.next_obs, na), self.qf2_t(b.next_obs, na)) - self.alpha * nlogp
+            target = b.reward.flatten() + b.discount.flatten() * q_next.view(-1)
+        q1, q2 = self.qf1(b.obs, b.action).view(-1), self.qf2(b.obs, b.action).view(-1)
+        q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        self.q_opt.zero_grad()
+        q_loss.backward()
+        self.q_opt.step()
+        pi, logp = self.actor.get_action(b.obs)
+        actor_loss = ((self.alpha * logp) - torch.min(self.qf1(b.obs, pi), self.qf2(b.obs, pi))).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+        with torch.no_grad():
+            _, logp = self.actor.get_action(b.obs)
+        alpha_loss = (-self.log_alpha.exp() * (logp + self.target_entropy)).mean()
+        self.a_opt.zero_grad()
+        alpha_loss.backward()
+        self.a_opt.step()
+        self.alpha = self.log_alpha.exp().item()  # a host sync every step, as in the reference
+        for p, tp in zip(list(self.qf1.parameters()) + list(self.qf2.parameters()),
+                         list(self.qf1_t.parameters()) + list(self.qf2_t.parameters())):
+            tp.data.copy_(self.tau * p.data + (1 - self.tau) * tp.data)
+        return {"q_loss": q_loss.item(), "actor_loss": actor_loss.item()}  # logged every step
+
+
+def run(agent, steps: int, learning_starts: int, seed: int) -> float:
+    """Environment steps/s of the learning phase (after `learning_starts` random steps)."""
+    env = make_env(get_task("door"))
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    buf = ReplayBuffer(obs_dim, act_dim, steps + 1)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    start = None
+    for step in range(steps):
+        if step == learning_starts:
+            start = time.perf_counter()
+        action = rng.uniform(-1, 1, act_dim) if step < learning_starts else agent.act(obs.astype(np.float32))
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buf.add(obs, action, reward, next_obs, terminated)
+        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+        if step >= learning_starts:
+            agent.update(buf.sample(256, rng, 0.99, torch.device("cpu")))
+    env.close()
+    return (steps - learning_starts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--learning-starts", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    env = make_env(get_task("door"))
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    env.close()
+    base, ours = [], []
+    for r in range(args.rounds):  # alternate, so both see the same background load
+        torch.manual_seed(r)
+        base.append(run(PlainSAC(obs_dim, act_dim), args.steps, args.learning_starts, r))
+        torch.manual_seed(r)
+        ours.append(run(SAC(obs_dim, act_dim), args.steps, args.learning_starts, r))
+        print(f"round {r}: baseline {base[-1]:.0f} steps/s, viva-robot {ours[-1]:.0f} steps/s")
+    b, o = max(base), max(ours)
+    print(f"sac_throughput: door state SAC, UTD 1, batch 256: viva-robot {o:.0f} steps/s, CleanRL-style baseline "
+          f"{b:.0f} steps/s, ratio {o / b:.2f}x (target >= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()
