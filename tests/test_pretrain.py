@@ -428,3 +428,18 @@ def test_bad_data_weights(play, tmp_path, capsys):
     assert main(flags(run, [play, play], data_weights=(1,))) == 2
     assert "data_weights has 1 entries for 2 datasets" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_resume_writes_into_the_resumed_directory_wherever_it_is_run_from(play, tmp_path, monkeypatch, capsys):
+    """A run made with a relative --out, resumed from another working directory, stays one run."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert main(flags(Path("runs/x"), play, steps=10, checkpoint_every=10)) == 0
+    run = tmp_path / "a" / "runs" / "x"
+    monkeypatch.chdir(tmp_path / "b")
+    assert main(["pretrain", "-q", "--resume", str(run), "--steps", "20"]) == 0
+    assert not (tmp_path / "b" / "runs").exists()
+    assert (run / "checkpoints" / "step_0000020.pt").is_file()
+    assert main(["pretrain", "-q", "--resume", str(run), "--steps", "abc"]) == 2
+    assert "invalid value for a resumed run" in capsys.readouterr().err

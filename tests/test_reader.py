@@ -83,3 +83,16 @@ def test_frames_resized_on_load(dataset):
         assert frame.shape == (1, 4, 4, 3) and (frame[..., 0] == ep).all() and (frame[..., 1] == 2).all()
     finally:
         pool.close()
+
+
+def test_streaming_pool_holds_only_the_given_episodes(dataset):
+    train = np.arange(0, 30, 2)  # e.g. the training split
+    pool = StreamingFrames(dataset, 40 * 8 * 8 * 3, seed=0, episodes=train)
+    try:
+        seen = set()
+        for _ in range(100):
+            seen.update(pool.resident_episodes().tolist())
+            time.sleep(0.002)
+        assert seen and seen <= set(train.tolist())
+    finally:
+        pool.close()

@@ -95,6 +95,8 @@ class CollectConfig(Config):
     def _noise(self) -> "CollectConfig":
         if not self.noise_levels or min(self.noise_levels) < 0:
             raise ValueError("noise_levels must be a non-empty list of non-negative numbers")
+        if self.max_steps is not None and self.frame_skip > self.max_steps // 2:
+            raise ValueError(f"frame_skip {self.frame_skip} leaves fewer than 3 frames in {self.max_steps} steps")
         return self
 
 

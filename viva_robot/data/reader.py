@@ -66,16 +66,19 @@ class StreamingFrames:
     """
 
     def __init__(self, dataset: VideoDataset, budget_bytes: int, seed: int = 0, refill_episodes: int = 4,
-                 size: int | None = None):
+                 size: int | None = None, episodes: np.ndarray | None = None):
+        """`episodes`: the only episodes to hold (e.g. the training split); default all."""
         self.dataset, self.size = dataset, size
         self._lengths = dataset.episode_lengths()
+        self._candidates = np.arange(dataset.num_episodes) if episodes is None else np.asarray(episodes)
         shape = (size, size, 3) if size else dataset.rgb.shape[1:]
         frame_bytes = int(np.prod(shape))
         self.capacity = int(budget_bytes // frame_bytes)
-        if self.capacity < self._lengths.max():
+        longest = int(self._lengths[self._candidates].max())
+        if self.capacity < longest:
             raise ValueError(
                 f"{dataset.path}: streaming budget of {budget_bytes / 2**20:.0f} MiB holds {self.capacity} frames, "
-                f"less than the longest episode ({self._lengths.max()} frames)"
+                f"less than the longest episode ({longest} frames)"
             )
         self.pool = np.empty((self.capacity, *shape), dtype=np.uint8)
         self.offset = np.full(dataset.num_episodes, -1, dtype=np.int64)  # pool position of each resident episode
@@ -85,7 +88,7 @@ class StreamingFrames:
         self._staged: queue.Queue = queue.Queue(maxsize=refill_episodes)
         self._stop = threading.Event()
         used = 0
-        for k in self._rng.permutation(dataset.num_episodes):
+        for k in self._rng.permutation(self._candidates):
             if used + self._lengths[k] > self.capacity:
                 break
             self._insert(*self._load(int(k)))
@@ -101,7 +104,7 @@ class StreamingFrames:
         # Decoding happens here, off the training thread; the bounded queue makes the pool turn over about
         # as fast as batches are drawn, and an idle reader waits instead of spinning.
         while not self._stop.is_set():
-            absent = np.flatnonzero(self.offset < 0)
+            absent = self._candidates[self.offset[self._candidates] < 0]
             if absent.size == 0:
                 return  # everything fits after all
             item = self._load(int(self._rng.choice(absent)))
@@ -153,10 +156,10 @@ class StreamingFrames:
 
 
 def open_frames(dataset: VideoDataset, ram_budget_bytes: int = 8 * 2**30, progress: bool = False, seed: int = 0,
-                size: int | None = None):
+                size: int | None = None, episodes: np.ndarray | None = None):
     """RAM reader when all frames fit in `ram_budget_bytes`, else a streaming pool of that size.
     `size`: serve frames resized to size x size (for mixing datasets imported at other resolutions)."""
     frame_bytes = 3 * size * size if size else int(np.prod(dataset.rgb.shape[1:]))
     if dataset.num_frames * frame_bytes <= ram_budget_bytes:
         return RamFrames(dataset, progress=progress, size=size)
-    return StreamingFrames(dataset, ram_budget_bytes, seed=seed, size=size)
+    return StreamingFrames(dataset, ram_budget_bytes, seed=seed, size=size, episodes=episodes)

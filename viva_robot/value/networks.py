@@ -149,17 +149,19 @@ class ICVF(nn.Module):
         self.__dict__["_compiled_encoder"] = torch.compile(self.encoder, dynamic=False)
 
     def values(self, es: torch.Tensor, eg: torch.Tensor, ez: torch.Tensor) -> torch.Tensor:
-        """Encoded (B, D) s, g, z -> values (E, B)."""
-        return self.head(es, eg, ez)
+        """Encoded (B, D) s, g, z -> values (E, B), always in float32: values reach -100 and consecutive frames
+        differ by ~1, which bfloat16 (steps of 0.25-0.5 there) would round away under autocast."""
+        with torch.autocast(es.device.type, enabled=False):
+            return self.head(es.float(), eg.float(), ez.float())
 
     def forward(self, sgz: torch.Tensor) -> torch.Tensor:
         """Images of s, g and z stacked along the batch (3B, ...) -> values (E, B), one encoder pass."""
         es, eg, ez = self.encode(sgz).chunk(3)
-        return self.head(es, eg, ez)
+        return self.values(es, eg, ez)
 
     @torch.no_grad()
     def value(self, states: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
         """V(s, g) = mean over heads of V(s, g, g), for uint8 images (B, H, W, 3) -> (B,)."""
         # eager encoder: evaluation batch sizes vary, and each new size would recompile a compiled one
         es, eg = self.encoder(to_input(states)), self.encoder(to_input(goals))
-        return self.head(es, eg, eg).mean(0)
+        return self.values(es, eg, eg).mean(0)

@@ -1,7 +1,8 @@
 """`viva-robot pretrain`: the ICVF training loop, single process or under torchrun (DDP).
 
 Config -> data -> model -> loop. Batch `step` is drawn from rng(seed, rank, step) by a prefetch thread, so
-a resumed run sees exactly the batches an uninterrupted one would have. Rank 0 writes the run directory:
+a resumed run sees exactly the batches an uninterrupted one would have when the frames fit in RAM
+(`ram_budget_gb`); with a streaming pool the episodes in memory depend on loader timing, so batches do not. Rank 0 writes the run directory:
 config.json, checkpoints/step_*.pt, metrics.jsonl, TensorBoard scalars (tb/), value-check plots.
 """
 
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
+
+from pydantic import ValidationError
 
 from viva_robot.config import ConfigError, PretrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
@@ -48,12 +51,16 @@ def resume_config(run_dir: Path, overrides: dict) -> PretrainConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir}: not a pretrain run directory (no config.json)")
     stored = json.loads(path.read_text())
-    changed = [k for k, v in overrides.items() if k not in RESUMABLE and k in stored
-               and json.loads(PretrainConfig.model_validate({**stored, k: v}).model_dump_json())[k] != stored[k]]
-    if changed:
-        raise ConfigError(f"{run_dir}: a resumed run keeps its config; cannot change {', '.join(changed)} "
-                          f"(only {', '.join(sorted(RESUMABLE - {'resume'}))} may change)")
-    return PretrainConfig.model_validate({**stored, **overrides, "resume": str(run_dir), "out": stored["out"]})
+    try:
+        changed = [k for k, v in overrides.items() if k not in RESUMABLE and k in stored
+                   and json.loads(PretrainConfig.model_validate({**stored, k: v}).model_dump_json())[k] != stored[k]]
+        if changed:
+            raise ConfigError(f"{run_dir}: a resumed run keeps its config; cannot change {', '.join(changed)} "
+                              f"(only {', '.join(sorted(RESUMABLE - {'resume'}))} may change)")
+        # the run directory is where it is now (it may have moved, or `out` may be relative to another cwd)
+        return PretrainConfig.model_validate({**stored, **overrides, "resume": str(run_dir), "out": str(run_dir)})
+    except ValidationError as e:
+        raise ConfigError(f"{run_dir}: invalid value for a resumed run: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
 
 
 def build_model(cfg: PretrainConfig) -> ICVF:
@@ -77,7 +84,8 @@ def open_sources(cfg: PretrainConfig, rank: int, progress: bool = False) -> tupl
         if train.size == 0:
             raise DatasetError(f"{ds.path}: no training episodes left (holdout_fraction {cfg.holdout_fraction})")
         size = cfg.image_size if ds.resolution != (cfg.image_size, cfg.image_size) else None  # resize_frames
-        sources.append(Source(ds, open_frames(ds, budget, progress=progress, seed=cfg.seed + rank, size=size), train))
+        sources.append(Source(ds, open_frames(ds, budget, progress=progress, seed=cfg.seed + rank, size=size,
+                                                  episodes=train), train))
         heldout.append((ds, held[ds.episode_lengths()[held] >= 2]))
     return sources, heldout
 
@@ -144,6 +152,9 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
     if cfg.resume and resume_from is None:
         raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
+    if cfg.resume is not None and cfg.resume.resolve() != cfg.out.resolve():
+        raise ConfigError(f"{cfg.resume}: a resumed run writes to its own directory, but out is {cfg.out}; "
+                          f"resume with `--resume {cfg.resume}` alone")
     resumed = load_checkpoint(resume_from) if resume_from else None
     if resumed is not None and resumed["step"] >= cfg.steps:
         raise ConfigError(f"{cfg.resume}: the run is already at step {resumed['step']}; pass --steps above that to "
@@ -210,12 +221,16 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
             loss.backward()
             optimizer.step()
             polyak_update(target, model, cfg.target_tau)
-            for k, v in metrics.items():  # accumulated on device: no host sync per step
-                sums[k] = sums.get(k, 0.0) + v
+            for k, v in metrics.items():  # accumulated on device in float32: no host sync per step
+                sums[k] = sums.get(k, 0.0) + v.float()
             n += 1
             bar.update(1)
 
             if step % cfg.log_every == 0 or step == cfg.steps:
+                if world > 1:  # every rank decides on the same (summed) numbers, so none is left waiting
+                    packed = torch.stack([sums[k].float() for k in sorted(sums)])
+                    dist.all_reduce(packed)
+                    sums = dict(zip(sorted(sums), packed / world))
                 means = {k: float(v) / n for k, v in sums.items()}
                 if not math.isfinite(means["loss"]):
                     raise _diverged(f"loss became {means['loss']}", last_finite, step, last_good)
@@ -233,7 +248,13 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                 _evaluate(model, heldout, device, tb, metrics_file, step, time.perf_counter() - run_start, cfg.image_size)
 
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                if not torch.isfinite(loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
+                # the loss is this rank's; under DDP it is summed over ranks so every rank takes the same branch
+                finite = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(p).all() for p in model.parameters()]).all()
+                if world > 1:
+                    flag = finite.float()
+                    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+                    finite = flag > 0
+                if not finite:
                     raise _diverged("loss or weights became non-finite", last_finite, step, last_good)
                 last_finite = step
                 if rank == 0:
