@@ -92,15 +92,17 @@ class SAC:
         return action[0].cpu().numpy()
 
     def update(self, b: Batch) -> dict[str, torch.Tensor]:
-        metrics = self._update_critic(b)
-        metrics.update(self._update_actor_and_temperature(b.obs))
+        # One actor pass serves both the critic target (a' ~ pi(s'), no gradient) and the actor loss (a ~ pi(s)).
+        n = b.obs.shape[0]
+        actions, logp = self.actor.sample(torch.cat([b.obs, b.next_obs]))
+        metrics = self._update_critic(b, actions[n:].detach(), logp[n:].detach())
+        metrics.update(self._update_actor_and_temperature(b.obs, actions[:n], logp[:n]))
         with torch.no_grad():
             torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.tau)
         return metrics
 
-    def _update_critic(self, b: Batch) -> dict[str, torch.Tensor]:
+    def _update_critic(self, b: Batch, next_action: torch.Tensor, next_logp: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            next_action, next_logp = self.actor.sample(b.next_obs)
             next_q = self.critic_target(b.next_obs, next_action).min(0).values - self.alpha * next_logp
             target = b.reward + b.discount * next_q
         q = self.critic(b.obs, b.action)
@@ -110,9 +112,11 @@ class SAC:
         self.critic_opt.step()
         return {"critic_loss": loss.detach(), "q_mean": q.detach().mean()}
 
-    def _update_actor_and_temperature(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        action, logp = self.actor.sample(obs)
+    def _update_actor_and_temperature(self, obs: torch.Tensor, action: torch.Tensor,
+                                      logp: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not gradients for the critic
         q = self.critic(obs, action).min(0).values
+        self.critic.requires_grad_(True)
         actor_loss = (self.alpha.detach() * logp - q).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
