@@ -33,7 +33,7 @@ import torch
 from viva_robot.config import PretrainConfig
 from viva_robot.data.dataset import DatasetWriter, Episode, VideoDataset
 from viva_robot.data.reader import RamFrames
-from viva_robot.value.icvf import ICVFHyper, batch_to_tensors, icvf_loss, polyak_update
+from viva_robot.value.icvf import ICVFHyper, batch_to_tensors, icvf_step
 from viva_robot.value.networks import ICVF
 from viva_robot.value.pretrain import prefetch
 from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, check_episode_lengths
@@ -96,14 +96,9 @@ def build(encoder: str, image_size: int, device: torch.device, channels_last: bo
 
 
 def train_step(parts, b: dict[str, torch.Tensor], autocast) -> torch.Tensor:
+    """The pretraining loop's own step (`icvf_step`), so the benchmark times what `pretrain` runs."""
     model, target, optimizer = parts
-    with autocast:
-        loss, _ = icvf_loss(model, target, b, HP)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    polyak_update(target, model, HP.target_tau)
-    return loss
+    return icvf_step(model, target, optimizer, b, HP, autocast)["loss"]
 
 
 def sync(device: torch.device) -> None:

@@ -18,6 +18,7 @@ import zarr
 from viva_robot.cli import main
 from viva_robot.config import ConfigError, PretrainConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode
+from viva_robot.value import icvf as icvf_module
 from viva_robot.value import pretrain as pretrain_module
 from viva_robot.value.checkpoint import CheckpointError, load_checkpoint
 from viva_robot.value.pretrain import TrainingDiverged, pretrain
@@ -353,7 +354,7 @@ def test_existing_out_needs_resume(play, tmp_path, capsys):
 
 
 def test_divergence_stops_with_the_last_good_checkpoint(play, tmp_path, monkeypatch):
-    real_loss, calls = pretrain_module.icvf_loss, []
+    real_loss, calls = icvf_module.icvf_loss, []
 
     def loss_nan_from_step_7(*args):
         loss, metrics = real_loss(*args)
@@ -363,7 +364,7 @@ def test_divergence_stops_with_the_last_good_checkpoint(play, tmp_path, monkeypa
             metrics = {**metrics, "loss": loss.detach()}
         return loss, metrics
 
-    monkeypatch.setattr(pretrain_module, "icvf_loss", loss_nan_from_step_7)
+    monkeypatch.setattr(icvf_module, "icvf_loss", loss_nan_from_step_7)  # what icvf_step calls
     run = tmp_path / "run"
     good = run / "checkpoints" / "step_0000006.pt"
     with pytest.raises(TrainingDiverged, match=rf"^loss became nan between steps 7 and 8; {good} is the last good "

@@ -64,6 +64,14 @@ def format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
+def _requested_episode(cfg: DatasetShowConfig):
+    ds = VideoDataset(cfg.path)
+    if cfg.episode >= ds.num_episodes:
+        raise DatasetError(f"{cfg.path}: episode {cfg.episode} does not exist (the dataset has {ds.num_episodes} "
+                           f"episodes, 0..{ds.num_episodes - 1})")
+    return ds, ds.load_episode(cfg.episode)
+
+
 def contact_sheet(cfg: DatasetShowConfig) -> Path:
     """A grid of evenly spaced frames of one episode, each labelled with its index (green: task success)."""
     import matplotlib
@@ -71,11 +79,7 @@ def contact_sheet(cfg: DatasetShowConfig) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ds = VideoDataset(cfg.path)
-    if cfg.episode >= ds.num_episodes:
-        raise DatasetError(f"{cfg.path}: episode {cfg.episode} does not exist (the dataset has {ds.num_episodes} "
-                           f"episodes, 0..{ds.num_episodes - 1})")
-    ep = ds.load_episode(cfg.episode)
+    ds, ep = _requested_episode(cfg)
     t = np.unique(np.linspace(0, len(ep.rgb) - 1, min(cfg.frames, len(ep.rgb))).round().astype(int))
     cols = int(np.ceil(np.sqrt(len(t) * 4 / 3)))
     rows = int(np.ceil(len(t) / cols))
@@ -103,10 +107,8 @@ def episode_video(cfg: DatasetShowConfig) -> Path:
     """The whole episode as an H.264 mp4 (nearest-neighbour upscaled), written to a temp file then renamed."""
     import av
 
-    ds = VideoDataset(cfg.path)
-    if cfg.episode >= ds.num_episodes:
-        raise DatasetError(f"{cfg.path}: episode {cfg.episode} does not exist (the dataset has {ds.num_episodes} episodes)")
-    rgb = ds.load_episode(cfg.episode).rgb.repeat(cfg.video_scale, axis=1).repeat(cfg.video_scale, axis=2)
+    ds, ep = _requested_episode(cfg)
+    rgb = ep.rgb.repeat(cfg.video_scale, axis=1).repeat(cfg.video_scale, axis=2)
     h, w = rgb.shape[1:3]
     cfg.video.parent.mkdir(parents=True, exist_ok=True)
     tmp = cfg.video.with_name(f".{cfg.video.stem}.tmp.mp4")

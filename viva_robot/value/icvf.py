@@ -55,6 +55,19 @@ def icvf_loss(model: nn.Module, target: nn.Module, b: dict[str, torch.Tensor], h
     return loss, metrics
 
 
+def icvf_step(model: nn.Module, target: nn.Module, optimizer: torch.optim.Optimizer, b: dict[str, torch.Tensor],
+              hp: ICVFHyper, autocast, online: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """One training step: loss, backward, optimizer step, Polyak update of the target. `model` is what the
+    loss calls (DDP-wrapped under torchrun); `online` the bare module the target follows (default: `model`)."""
+    with autocast:
+        loss, metrics = icvf_loss(model, target, b, hp)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    polyak_update(target, online if online is not None else model, hp.target_tau)
+    return metrics
+
+
 @torch.no_grad()
 def polyak_update(target: nn.Module, model: nn.Module, tau: float) -> None:
     t_params = list(target.parameters())

@@ -31,7 +31,7 @@ from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.reader import open_frames
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
 from viva_robot.value.diagnostics import accuracy_by_kind, split_episodes, temporal_order_accuracy, value_check
-from viva_robot.value.icvf import ICVFHyper, icvf_loss, polyak_update
+from viva_robot.value.icvf import ICVFHyper, icvf_step
 from viva_robot.value.networks import ICVF
 from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, check_episode_lengths
 
@@ -215,12 +215,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
             if isinstance(item, BaseException):
                 raise item
             b = {k: v.to(device, non_blocking=True) for k, v in item.items()}
-            with autocast:
-                loss, metrics = icvf_loss(ddp, target, b, hp)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            polyak_update(target, model, cfg.target_tau)
+            metrics = icvf_step(ddp, target, optimizer, b, hp, autocast, online=model)
             for k, v in metrics.items():  # accumulated on device in float32: no host sync per step
                 sums[k] = sums.get(k, 0.0) + v.float()
             n += 1
@@ -249,7 +244,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
 
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 # the loss is this rank's; under DDP it is summed over ranks so every rank takes the same branch
-                finite = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(p).all() for p in model.parameters()]).all()
+                finite = torch.stack([torch.isfinite(metrics["loss"]).all()] + [torch.isfinite(p).all() for p in model.parameters()]).all()
                 if world > 1:
                     flag = finite.float()
                     dist.all_reduce(flag, op=dist.ReduceOp.MIN)
