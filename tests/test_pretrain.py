@@ -220,7 +220,7 @@ def test_resume_refuses_a_changed_config(reference, capsys):
 def test_resume_needs_a_run_directory(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["pretrain", "--resume", str(tmp_path / "empty")]) == 2
-    assert f"{tmp_path / 'empty'}: not a pretrain run directory (no config.json)" in capsys.readouterr().err
+    assert f"{tmp_path / 'empty'}: not a run directory (no config.json)" in capsys.readouterr().err
 
 
 # -- DDP -------------------------------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from viva_robot.config import (
     ConfigError,
     DatasetInfoConfig,
     DatasetShowConfig,
+    EvalConfig,
     ImportBridgeConfig,
     ImportEgo4DConfig,
     PretrainConfig,
+    TrainConfig,
     ValueCheckConfig,
     load_config,
 )
@@ -32,6 +34,8 @@ EXAMPLES = {
     "collect": "viva-robot collect --config configs/collect/kitchen-microwave.yaml data/microwave.zarr --episodes 40",
     "pretrain": "viva-robot pretrain --config configs/pretrain/door.yaml --data data/door.zarr --out runs/door-icvf",
     "value-check": "viva-robot value-check runs/door-icvf/value.pt data/door.zarr --out runs/door-icvf/check",
+    "train": "viva-robot train --backend sim --config configs/train/kitchen-microwave.yaml --mode viva --value runs/microwave-icvf/value.pt --out runs/microwave-viva",
+    "eval": "viva-robot eval runs/microwave-viva --episodes 20 --video",
     "dataset info": "viva-robot dataset info data/microwave.zarr",
     "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png --video episode3.mp4",
 }
@@ -92,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_config_command(sub, "pretrain", PretrainConfig, (), EXAMPLES["pretrain"])
     add_config_command(sub, "value-check", ValueCheckConfig, ("checkpoint", "data"), EXAMPLES["value-check"])
+    add_config_command(sub, "train", TrainConfig, (), EXAMPLES["train"])
+    add_config_command(sub, "eval", EvalConfig, ("run",), EXAMPLES["eval"])
 
     ds = sub.add_parser("dataset", help="inspect a viva dataset", description="Inspect a viva dataset.")
     ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -103,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     model: type[Config] = args._model
     overrides = {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
-    if model is PretrainConfig and overrides.get("resume"):
-        from viva_robot.value.pretrain import resume_config
-
+    if model in (PretrainConfig, TrainConfig) and overrides.get("resume"):
+        if model is PretrainConfig:
+            from viva_robot.value.pretrain import resume_config
+        else:
+            from viva_robot.rl.train import resume_config
         if args.config is not None:
             raise ConfigError("--resume continues a run with its own config.json; drop --config")
         return resume_config(Path(overrides["resume"]), overrides)
@@ -138,6 +146,14 @@ def run(cfg: Config, progress: bool) -> None:
             detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
             print(f"temporal-order accuracy: {summary['temporal_order_accuracy']:.3f} "
                   f"({len(summary['episodes'])} episodes{detail}; plots in {cfg.out})")
+        case TrainConfig():
+            from viva_robot.rl.train import train
+
+            print(f"run directory: {train(cfg, progress=progress)}")
+        case EvalConfig():
+            from viva_robot.rl.train import run_eval
+
+            print(json.dumps(run_eval(cfg), indent=2))
         case DatasetInfoConfig():
             from viva_robot.data.inspect import dataset_info, format_info
 

@@ -148,6 +148,24 @@ def load_config(model: type[Config], preset: Path | None = None, overrides: dict
         raise ConfigError(f"{where}: invalid {model.__name__}:\n  " + "\n  ".join(problems)) from None
 
 
+def resume_config(model: type[Config], run_dir: Path, overrides: dict, resumable: set[str]) -> Config:
+    """The stored config of `run_dir`; only runtime fields (`resumable`, e.g. more `steps`) may be overridden."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no config.json)")
+    stored = json.loads(path.read_text())
+    try:
+        changed = [k for k, v in overrides.items() if k not in resumable and k in stored
+                   and json.loads(model.model_validate({**stored, k: v}).model_dump_json())[k] != stored[k]]
+        if changed:
+            raise ConfigError(f"{run_dir}: a resumed run keeps its config; cannot change {', '.join(changed)} "
+                              f"(only {', '.join(sorted(resumable - {'resume'}))} may change)")
+        # the run directory is where it is now (it may have moved, or `out` may be relative to another cwd)
+        return model.model_validate({**stored, **overrides, "resume": str(run_dir), "out": str(run_dir)})
+    except ValidationError as e:
+        raise ConfigError(f"{run_dir}: invalid value for a resumed run: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+
+
 def save_config(cfg: Config, path: Path) -> None:
     """Write the resolved config as JSON (atomic: temp file then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -220,4 +238,73 @@ class ValueCheckConfig(Config):
         "heldout", description="heldout: the run's held-out episodes when DATA was one of its datasets, else all"
     )
     max_episodes: int = Field(50, ge=1, description="check at most this many episodes")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
+
+
+TrainMode = Literal["sparse", "viva", "critic-init", "viva+critic-init", "potential"]
+ObsMode = Literal["state", "pixels", "pixels+state"]
+
+
+class TrainConfig(Config):
+    """`viva-robot train`: SAC on a sparse-reward task, guided by a frozen video-trained value (ViVa)."""
+
+    backend: Literal["sim", "ros"] = Field("sim", description="sim: MuJoCo tasks (gymnasium-robotics); ros: the real arm over ROS 2")
+    task: SimTask = Field(description="task to learn; its goal image is rendered with the task achieved")
+    out: Path = Field(description="run directory (config, checkpoints with the replay buffer, TensorBoard, eval videos); "
+                                  "must not exist unless resuming")
+    resume: Path | None = Field(None, description="continue the run in this directory from its last checkpoint")
+    mode: TrainMode = Field("sparse", description="sparse: plain SAC; viva: reward r - 1 + viva_alpha * V(s', g*); "
+                            "critic-init: critic image encoder from the value's encoder; viva+critic-init: both; "
+                            "potential: r + potential_scale * (gamma V(s', g*) - V(s, g*))")
+    value: Path | None = Field(None, description="value checkpoint (value.pt of a pretrain run); needed by every mode but sparse")
+    obs: ObsMode = Field("pixels+state", description="what the agent sees: state (robot + object state, simulator only), "
+                         "pixels (camera image), pixels+state (image + robot state)")
+    seed: int = Field(0, description="network init, exploration and episode resets derive from it")
+    steps: int = Field(20_000, ge=1, description="environment steps")
+    random_steps: int = Field(5000, ge=0, description="uniform random actions before the policy acts and learning starts")
+    max_steps: int | None = Field(None, ge=2, description="episode length (default: the task's horizon)")
+    # agent
+    batch_size: int = Field(256, ge=2, description="transitions per update")
+    utd: int = Field(1, ge=1, description="updates per environment step")
+    lr: float = Field(3e-4, gt=0, description="Adam learning rate of actor, critics and temperature")
+    gamma: float = Field(0.99, gt=0, lt=1, description="discount")
+    tau: float = Field(0.005, gt=0, le=1, description="Polyak rate of the target critics")
+    hidden: tuple[int, ...] = Field((256, 256), description="hidden sizes of actor and critic MLPs")
+    critics: int = Field(2, ge=1, description="critic ensemble size (min over members in the target)")
+    encoder: Literal["small", "resnet18", "resnet50"] = Field("small", description="image encoder (critic-init needs the value's)")
+    image_size: int = Field(64, ge=16, description="camera frames are image_size x image_size (the value's size)")
+    latent: int = Field(50, ge=1, description="image features are projected to this size (DrQ trunk)")
+    shift_pad: int = Field(4, ge=0, description="random-shift augmentation of images by up to this many pixels")
+    replay_capacity: int = Field(100_000, ge=1, description="transitions kept (images stored once, uint8)")
+    prior: Path | None = Field(None, description="viva dataset with state and actions mixed 50/50 into every batch (RLPD style)")
+    prior_ratio: float = Field(0.5, ge=0, lt=1, description="share of each batch drawn from the prior dataset")
+    # guidance
+    viva_alpha: float = Field(0.001, ge=0, description="weight of V(s', g*) in the viva reward")
+    potential_scale: float = Field(1.0, ge=0, description="weight of the potential-based shaping term")
+    # running
+    eval_every: int = Field(5000, ge=1, description="environment steps between evaluations (at the next episode end)")
+    eval_episodes: int = Field(5, ge=1, description="episodes per evaluation (deterministic policy)")
+    eval_video: bool = Field(True, description="write an mp4 of the first evaluation episode with its value curve")
+    checkpoint_every: int = Field(5000, ge=1, description="environment steps between checkpoints (at the next episode end)")
+    log_every: int = Field(1000, ge=1, description="environment steps between logged training scalars")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
+    threads: int = Field(0, ge=0, description="torch CPU threads (0: torch's default; 1 when running seeds side by side)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.mode != "sparse" and self.value is None:
+            raise ValueError(f"mode {self.mode!r} needs a value checkpoint: pass --value RUN/value.pt")
+        if "critic-init" in self.mode and self.obs == "state":
+            raise ValueError(f"mode {self.mode!r} initialises the critic's image encoder; use obs pixels or pixels+state")
+        return self
+
+
+class EvalConfig(Config):
+    """`viva-robot eval`: run a trained policy for N episodes; success rate, return, optional video."""
+
+    run: Path = Field(description="run directory of `viva-robot train`")
+    episodes: int = Field(10, ge=1, description="evaluation episodes")
+    video: bool = Field(False, description="write an mp4 of the first episode with its value curve beside it")
+    seed: int = Field(1_000_000, description="episode k resets with (seed, k); train-time evaluations use the same scheme")
+    checkpoint: Path | None = Field(None, description="checkpoint to evaluate (default: the run's latest)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")

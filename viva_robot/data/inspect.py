@@ -103,25 +103,29 @@ def contact_sheet(cfg: DatasetShowConfig) -> Path:
     return cfg.out
 
 
-def episode_video(cfg: DatasetShowConfig) -> Path:
-    """The whole episode as an H.264 mp4 (nearest-neighbour upscaled), written to a temp file then renamed."""
+def write_mp4(frames: np.ndarray, path: Path, fps: float) -> Path:
+    """uint8 (T, H, W, 3) -> H.264 mp4 (odd sizes edge-padded for yuv420p), written to a temp file then renamed."""
     import av
 
-    ds, ep = _requested_episode(cfg)
-    rgb = ep.rgb.repeat(cfg.video_scale, axis=1).repeat(cfg.video_scale, axis=2)
-    h, w = rgb.shape[1:3]
-    cfg.video.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.video.with_name(f".{cfg.video.stem}.tmp.mp4")
-    fps = Fraction(ds.fps).limit_denominator(1000)
+    h, w = frames.shape[1:3]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.mp4")
     with av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = w + w % 2, h + h % 2  # yuv420p needs even sizes
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18"}
-        for frame in rgb:
+        for frame in frames:
             if (h % 2) or (w % 2):
                 frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(stream.encode())
-    tmp.replace(cfg.video)
-    return cfg.video
+    tmp.replace(path)
+    return path
+
+
+def episode_video(cfg: DatasetShowConfig) -> Path:
+    """The whole episode as an H.264 mp4 at the dataset's fps (nearest-neighbour upscaled)."""
+    ds, ep = _requested_episode(cfg)
+    rgb = ep.rgb.repeat(cfg.video_scale, axis=1).repeat(cfg.video_scale, axis=2)
+    return write_mp4(rgb, cfg.video, ds.fps)

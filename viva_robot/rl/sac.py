@@ -1,8 +1,12 @@
 """Soft actor-critic with an ensemble of critics evaluated in one batched pass (DESIGN.md §1 defaults:
-lr 3e-4, gamma 0.99, tau 0.005, MLP (256, 256), target entropy -|A|/2).
+lr 3e-4, gamma 0.99, tau 0.005, MLP (256, 256), target entropy -|A|/2), for state and pixel observations.
 
-Two methods, DrQ-v2 style: `act(obs, eval_mode)` and `update(batch) -> metrics`. Metrics stay tensors on the
-device (no host sync per update); call `float()` on them when logging.
+Observations are dicts of tensors: "state" (B, d) float32 and/or "image" (B, H, W, 3) uint8. An `ObsEncoder`
+turns them into one feature vector; with images it is DrQ-v2's layout: one conv encoder trained by the
+critic loss only, images randomly shifted in every update, the actor on detached features.
+
+Two methods: `act(obs, eval_mode)` and `update(batch) -> metrics`. Metrics stay tensors on the device
+(no host sync per update); call `float()` on them when logging.
 """
 
 from __future__ import annotations
@@ -16,17 +20,51 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from viva_robot.value.networks import ensemble_mlp
+from viva_robot.value.networks import ensemble_mlp, to_input
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+Obs = dict[str, torch.Tensor]
 
 
 class Batch(NamedTuple):
-    obs: torch.Tensor  # (B, obs_dim)
+    obs: Obs
     action: torch.Tensor  # (B, act_dim)
     reward: torch.Tensor  # (B,)
-    next_obs: torch.Tensor  # (B, obs_dim)
+    next_obs: Obs
     discount: torch.Tensor  # (B,) gamma * (1 - terminated): 0 where the episode really ended
+
+
+def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
+    """DrQ's augmentation on uint8 (B, H, W, C): shift each image by up to `pad` pixels, edges replicated
+    (the same as replicate-padding by `pad` and cropping back at a random offset), in one gather."""
+    if pad == 0:
+        return images
+    b, h, w, _ = images.shape
+    shift = torch.randint(0, 2 * pad + 1, (2, b, 1), device=images.device) - pad
+    rows = (torch.arange(h, device=images.device) + shift[0]).clamp_(0, h - 1)  # (B, H)
+    cols = (torch.arange(w, device=images.device) + shift[1]).clamp_(0, w - 1)  # (B, W)
+    return images[torch.arange(b, device=images.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+class ObsEncoder(nn.Module):
+    """obs dict -> features: [trunk(conv(image)), state]. `image_encoder` None: state only (no parameters)."""
+
+    def __init__(self, image_encoder: nn.Module | None, state_dim: int, latent: int = 50, shift_pad: int = 4):
+        super().__init__()
+        self.image = image_encoder
+        self.shift_pad, self.state_dim = shift_pad, state_dim
+        if image_encoder is not None:
+            self.trunk = nn.Sequential(nn.Linear(image_encoder.features, latent), nn.LayerNorm(latent), nn.Tanh())
+        self.features = (latent if image_encoder is not None else 0) + state_dim
+
+    def forward(self, obs: Obs, augment: bool = False) -> torch.Tensor:
+        parts = []
+        if self.image is not None:
+            images = random_shift(obs["image"], self.shift_pad) if augment else obs["image"]
+            parts.append(self.trunk(self.image(to_input(images))))
+        if self.state_dim:
+            parts.append(obs["state"])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 class Actor(nn.Module):
@@ -66,19 +104,21 @@ class Critic(nn.Module):
 
 
 class SAC:
-    def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] = (256, 256), critics: int = 2,
+    def __init__(self, encoder: ObsEncoder, action_dim: int, hidden: tuple[int, ...] = (256, 256), critics: int = 2,
                  lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005, init_temperature: float = 1.0,
                  target_entropy: float | None = None, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
         self.gamma, self.tau = gamma, tau
-        self.actor = Actor(obs_dim, action_dim, hidden).to(self.device)
-        self.critic = Critic(obs_dim, action_dim, hidden, critics).to(self.device)
+        self.encoder = encoder.to(self.device)
+        d = encoder.features
+        self.actor = Actor(d, action_dim, hidden).to(self.device)
+        self.critic = Critic(d, action_dim, hidden, critics).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(init_temperature), device=self.device, requires_grad=True)
         self.target_entropy = -action_dim / 2 if target_entropy is None else target_entropy
         fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr, **fused)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, **fused)
+        self.critic_opt = torch.optim.Adam([*self.critic.parameters(), *self.encoder.parameters()], lr=lr, **fused)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=lr)
 
     @property
@@ -86,36 +126,41 @@ class SAC:
         return self.log_alpha.exp()
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, eval_mode: bool = False) -> np.ndarray:
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
-        action = torch.tanh(self.actor(o)[0]) if eval_mode else self.actor.sample(o)[0]
+    def act(self, obs: dict[str, np.ndarray], eval_mode: bool = False) -> np.ndarray:
+        o = {k: torch.as_tensor(v, device=self.device)[None] for k, v in obs.items()}
+        features = self.encoder(o)
+        action = torch.tanh(self.actor(features)[0]) if eval_mode else self.actor.sample(features)[0]
         return action[0].cpu().numpy()
 
     def update(self, b: Batch) -> dict[str, torch.Tensor]:
+        n = b.action.shape[0]
+        features = self.encoder(b.obs, augment=True)  # gradients reach the encoder through the critic loss only
+        with torch.no_grad():
+            next_features = self.encoder(b.next_obs, augment=True)
         # One actor pass serves both the critic target (a' ~ pi(s'), no gradient) and the actor loss (a ~ pi(s)).
-        n = b.obs.shape[0]
-        actions, logp = self.actor.sample(torch.cat([b.obs, b.next_obs]))
-        metrics = self._update_critic(b, actions[n:].detach(), logp[n:].detach())
-        metrics.update(self._update_actor_and_temperature(b.obs, actions[:n], logp[:n]))
+        actions, logp = self.actor.sample(torch.cat([features.detach(), next_features]))
+        metrics = self._update_critic(b, features, next_features, actions[n:].detach(), logp[n:].detach())
+        metrics.update(self._update_actor_and_temperature(features.detach(), actions[:n], logp[:n]))
         with torch.no_grad():
             torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.tau)
         return metrics
 
-    def _update_critic(self, b: Batch, next_action: torch.Tensor, next_logp: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _update_critic(self, b: Batch, features: torch.Tensor, next_features: torch.Tensor, next_action: torch.Tensor,
+                       next_logp: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            next_q = self.critic_target(b.next_obs, next_action).min(0).values - self.alpha * next_logp
+            next_q = self.critic_target(next_features, next_action).min(0).values - self.alpha * next_logp
             target = b.reward + b.discount * next_q
-        q = self.critic(b.obs, b.action)
+        q = self.critic(features, b.action)
         loss = F.mse_loss(q, target.expand_as(q), reduction="none").mean(1).sum()
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
         return {"critic_loss": loss.detach(), "q_mean": q.detach().mean()}
 
-    def _update_actor_and_temperature(self, obs: torch.Tensor, action: torch.Tensor,
+    def _update_actor_and_temperature(self, features: torch.Tensor, action: torch.Tensor,
                                       logp: torch.Tensor) -> dict[str, torch.Tensor]:
         self.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not gradients for the critic
-        q = self.critic(obs, action).min(0).values
+        q = self.critic(features, action).min(0).values
         self.critic.requires_grad_(True)
         actor_loss = (self.alpha.detach() * logp - q).mean()
         self.actor_opt.zero_grad(set_to_none=True)
@@ -129,13 +174,14 @@ class SAC:
 
     def state_dict(self) -> dict:
         return {
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "encoder": self.encoder.state_dict(), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "alpha_opt": self.alpha_opt.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.critic_target.load_state_dict(state["critic_target"])

@@ -24,8 +24,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pydantic import ValidationError
-
+from viva_robot import config
 from viva_robot.config import ConfigError, PretrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.reader import open_frames
@@ -46,21 +45,8 @@ class TrainingDiverged(RuntimeError):
 
 
 def resume_config(run_dir: Path, overrides: dict) -> PretrainConfig:
-    """The stored config of `run_dir`; only runtime fields (e.g. more `steps`) may be overridden."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: not a pretrain run directory (no config.json)")
-    stored = json.loads(path.read_text())
-    try:
-        changed = [k for k, v in overrides.items() if k not in RESUMABLE and k in stored
-                   and json.loads(PretrainConfig.model_validate({**stored, k: v}).model_dump_json())[k] != stored[k]]
-        if changed:
-            raise ConfigError(f"{run_dir}: a resumed run keeps its config; cannot change {', '.join(changed)} "
-                              f"(only {', '.join(sorted(RESUMABLE - {'resume'}))} may change)")
-        # the run directory is where it is now (it may have moved, or `out` may be relative to another cwd)
-        return PretrainConfig.model_validate({**stored, **overrides, "resume": str(run_dir), "out": str(run_dir)})
-    except ValidationError as e:
-        raise ConfigError(f"{run_dir}: invalid value for a resumed run: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+    """The stored config of a pretrain run; only runtime fields (e.g. more `steps`) may be overridden."""
+    return config.resume_config(PretrainConfig, run_dir, overrides, RESUMABLE)
 
 
 def build_model(cfg: PretrainConfig) -> ICVF:

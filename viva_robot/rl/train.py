@@ -1,0 +1,327 @@
+"""`viva-robot train` and `viva-robot eval`: SAC on a sparse-reward task, guided by a frozen video-trained value.
+
+Config -> env (backend chosen by a literal match) -> value guide -> agent -> one loop over episodes.
+Episode e resets with a seed drawn from (seed, e); checkpoints (agent, replay buffer, RNG states) are written
+at episode ends, so `--resume RUN_DIR` continues with exactly the steps an uninterrupted run would take.
+A run stops at the first episode end at or after `steps`. The run directory holds config.json,
+checkpoints/step_*.pt, metrics.jsonl, TensorBoard scalars (tb/) and eval/ videos.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from viva_robot import config
+from viva_robot.config import ConfigError, EvalConfig, TrainConfig
+from viva_robot.data.dataset import DatasetError, VideoDataset
+from viva_robot.rl.guidance import ValueGuide, shaped_reward
+from viva_robot.rl.replay import ReplayBuffer, concat_batches
+from viva_robot.rl.sac import SAC, ObsEncoder
+from viva_robot.rl.video import write_eval_video
+from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_weights
+from viva_robot.value.networks import make_encoder
+from viva_robot.value.pretrain import _truncate_metrics
+
+log = logging.getLogger(__name__)
+
+FORMAT, VERSION = "viva-sac", 1
+RESUMABLE = {"steps", "device", "threads", "eval_every", "eval_episodes", "eval_video", "checkpoint_every",
+             "log_every", "resume"}
+KEEP_CHECKPOINTS = 2
+EVAL_SEED = 1_000_000  # evaluation episode k resets with (EVAL_SEED, k), in training and in `viva-robot eval`
+
+
+# -- parts ---------------------------------------------------------------------------------------------------------
+def make_env(cfg: TrainConfig):
+    match cfg.backend:
+        case "sim":
+            from viva_robot.envs.sim import SimEnv
+
+            return SimEnv(cfg.task, cfg.image_size, max_steps=cfg.max_steps)
+        case "ros":
+            raise ConfigError("backend 'ros' is not available yet (it comes with the ROS 2 nodes); use --backend sim")
+    raise ConfigError(f"unknown backend {cfg.backend!r}")
+
+
+def agent_obs(obs: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
+    """The env observation -> what the agent sees (state mode uses the simulator's privileged object state)."""
+    match mode:
+        case "state":
+            return {"state": np.concatenate([obs["state"], obs["object_state"]]).astype(np.float32)}
+        case "pixels":
+            return {"image": obs["image"]}
+        case "pixels+state":
+            return {"image": obs["image"], "state": obs["state"].astype(np.float32)}
+    raise ValueError(f"unknown observation mode {mode!r}")
+
+
+def obs_spec(env, mode: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    space = env.observation_space
+    sample = agent_obs({k: np.zeros(s.shape, s.dtype) for k, s in space.spaces.items()}, mode)
+    return {k: (v.shape, v.dtype) for k, v in sample.items()}
+
+
+def build_agent(cfg: TrainConfig, env, guide: ValueGuide | None, device: torch.device) -> SAC:
+    spec = obs_spec(env, cfg.obs)
+    image_encoder = make_encoder(cfg.encoder, cfg.image_size) if "image" in spec else None
+    if "critic-init" in cfg.mode:
+        guide.init_encoder(image_encoder, cfg.encoder)
+    state_dim = spec["state"][0][0] if "state" in spec else 0
+    encoder = ObsEncoder(image_encoder, state_dim, cfg.latent, cfg.shift_pad)
+    return SAC(encoder, env.action_space.shape[0], tuple(cfg.hidden), cfg.critics, cfg.lr, cfg.gamma, cfg.tau,
+               device=device)
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    return int(np.random.default_rng([seed, episode]).integers(2**31))
+
+
+def load_prior(cfg: TrainConfig, env, guide: ValueGuide | None) -> ReplayBuffer:
+    """RLPD's prior data: a viva dataset with state and actions -> a replay buffer with this run's rewards."""
+    ds = VideoDataset(cfg.prior)
+    for name in ("state", "action", "success"):
+        if not ds.has(name):
+            raise DatasetError(f"{cfg.prior}: prior data needs data/{name} (datasets from `viva-robot collect` have it)")
+    if ds.resolution != (cfg.image_size, cfg.image_size):
+        raise DatasetError(f"{cfg.prior}: frames are {ds.resolution[0]}x{ds.resolution[1]}, this run uses "
+                           f"{cfg.image_size}x{cfg.image_size}")
+    robot = env.observation_space["state"].shape[0]
+    obj = env.observation_space["object_state"].shape[0]
+    buf = ReplayBuffer(obs_spec(env, cfg.obs), env.action_space.shape[0], ds.num_frames + ds.num_episodes)
+    for k in range(ds.num_episodes):
+        ep = ds.load_episode(k)
+        if ep.state.shape[1] != robot + obj:
+            raise DatasetError(f"{cfg.prior}: state has {ep.state.shape[1]} dims, task {cfg.task} has {robot + obj}")
+        values = guide(ep.rgb) if guide is not None else [None] * len(ep.rgb)
+        obs = [agent_obs({"image": ep.rgb[t], "state": ep.state[t, :robot], "object_state": ep.state[t, robot:]}, cfg.obs)
+               for t in range(len(ep.rgb))]
+        buf.start(obs[0])
+        for t in range(len(obs) - 1):
+            r, _ = shaped_reward(cfg.mode, float(ep.success[t + 1]), values[t], values[t + 1], alpha=cfg.viva_alpha,
+                                 gamma=cfg.gamma, potential_scale=cfg.potential_scale)
+            buf.add(ep.action[t], r, obs[t + 1], False)
+    return buf
+
+
+# -- checkpoints -----------------------------------------------------------------------------------------------------
+def save_train_checkpoint(path: Path, *, cfg: TrainConfig, agent: SAC, replay: ReplayBuffer, state: dict,
+                          rng: np.random.Generator) -> Path:
+    payload = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "agent": agent.state_dict(),
+               "replay": replay.state_dict(), "torch_rng": torch.get_rng_state(),
+               "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    for old in sorted(path.parent.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
+        old.unlink()
+    return path
+
+
+def load_train_checkpoint(path: Path) -> dict:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable viva checkpoint ({e.__class__.__name__}: {str(e)[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a viva-robot train checkpoint (expected format {FORMAT!r})")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}, this viva-robot reads {VERSION}")
+    payload["config"] = TrainConfig.model_validate(json.loads(payload["config"]))
+    payload["progress"] = json.loads(payload["progress"])
+    return payload
+
+
+def resume_config(run_dir: Path, overrides: dict) -> TrainConfig:
+    return config.resume_config(TrainConfig, run_dir, overrides, RESUMABLE)
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------------
+def evaluate(agent: SAC, env, guide: ValueGuide | None, obs_mode: str, episodes: int, seed: int = EVAL_SEED,
+             video: Path | None = None) -> dict:
+    """Deterministic policy for `episodes` episodes: success rate (task achieved at any step), mean return."""
+    successes, returns, first = [], [], None
+    for k in range(episodes):
+        obs, info = env.reset(seed=episode_seed(seed, k))
+        frames, flags, total, done = [obs["image"]], [info["success"]], 0.0, False
+        while not done:
+            obs, r, terminated, truncated, info = env.step(agent.act(agent_obs(obs, obs_mode), eval_mode=True))
+            frames.append(obs["image"])
+            flags.append(info["success"])
+            total += r
+            done = terminated or truncated
+        successes.append(any(flags))
+        returns.append(total)
+        if k == 0:
+            first = (np.stack(frames), np.array(flags))
+    values = guide(first[0]) if guide is not None else None
+    if video is not None:
+        write_eval_video(video, first[0], env.goal_image, values, first[1], env.metadata["render_fps"])
+    result = {"success_rate": float(np.mean(successes)), "return": float(np.mean(returns)), "episodes": episodes}
+    if values is not None:
+        result["value_start"], result["value_end"] = float(values[0]), float(values[-1])
+    return result
+
+
+def run_eval(cfg: EvalConfig) -> dict:
+    """`viva-robot eval RUN_DIR`: the run's latest (or a given) checkpoint, N fresh episodes."""
+    path = cfg.checkpoint or latest_checkpoint(cfg.run)
+    if path is None:
+        raise CheckpointError(f"{cfg.run}: no checkpoint to evaluate (checkpoints/ is empty or missing)")
+    payload = load_train_checkpoint(path)
+    tcfg: TrainConfig = payload["config"]
+    device = _device(cfg.device)
+    env = make_env(tcfg)
+    guide = _guide(tcfg, env, device)
+    agent = build_agent(tcfg.model_copy(update={"mode": "sparse"}), env, None, device)  # weights come from the checkpoint
+    agent.load_state_dict(payload["agent"])
+    step = payload["progress"]["step"]
+    video = cfg.run / "eval" / f"eval_step_{step:08d}.mp4" if cfg.video else None
+    result = evaluate(agent, env, guide, tcfg.obs, cfg.episodes, cfg.seed, video)
+    env.close()
+    result.update(checkpoint=str(path), step=step, video=str(video) if video else None)
+    return result
+
+
+# -- the loop --------------------------------------------------------------------------------------------------------
+def _device(name: str) -> torch.device:
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _guide(cfg: TrainConfig, env, device: torch.device) -> ValueGuide | None:
+    if cfg.value is None:
+        return None
+    guide = ValueGuide(cfg.value, cfg.image_size, device)
+    guide.set_goal(env.goal_image)
+    return guide
+
+
+def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
+    """New run: refuse an existing directory. Resume: the latest checkpoint of the run."""
+    if cfg.resume is None:
+        if cfg.out.exists() and any(cfg.out.iterdir()):
+            raise ConfigError(f"{cfg.out}: run directory exists; continue it with --resume {cfg.out} or choose another --out")
+        return None
+    path = latest_checkpoint(cfg.resume)
+    if path is None:
+        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
+    payload = load_train_checkpoint(path)
+    if payload["progress"]["step"] >= cfg.steps:
+        raise ConfigError(f"{cfg.resume}: the run is already at step {payload['progress']['step']}; pass --steps "
+                          f"above that to train further")
+    return payload
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = _device(cfg.device)
+    resumed = _prepare_run_dir(cfg)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    env = make_env(cfg)
+    guide = _guide(cfg, env, device)
+    agent = build_agent(cfg, env, guide, device)
+    replay = ReplayBuffer(obs_spec(env, cfg.obs), env.action_space.shape[0], cfg.replay_capacity)
+    prior = load_prior(cfg, env, guide) if cfg.prior is not None else None
+    n_prior = round(cfg.batch_size * cfg.prior_ratio) if prior is not None else 0
+    state = {"step": 0, "episode": 0, "next_eval": cfg.eval_every, "next_checkpoint": cfg.checkpoint_every,
+             "next_log": cfg.log_every, "wall_s": 0.0}
+    if resumed is not None:
+        agent.load_state_dict(resumed["agent"])
+        replay.load_state_dict(resumed["replay"])
+        torch.set_rng_state(resumed["torch_rng"])
+        rng.bit_generator.state = json.loads(resumed["numpy_rng"])
+        state = resumed["progress"]
+        _truncate_metrics(cfg.out / "metrics.jsonl", state["step"])
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    config.save_config(cfg, cfg.out / "config.json")
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    tb = SummaryWriter(str(cfg.out / "tb"), purge_step=state["step"] if resumed else None)
+    metrics_file = (cfg.out / "metrics.jsonl").open("a")
+    eval_env = None
+    recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar
+    bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, unit="step", dynamic_ncols=True,
+               desc=f"train {cfg.task} {cfg.mode}")
+    start, wall0 = time.perf_counter(), state["wall_s"]
+    train_metrics: dict = {}
+
+    def record(row: dict, prefix: str) -> None:
+        for k, v in row.items():
+            if isinstance(v, (int, float)) and k != "step":
+                tb.add_scalar(f"{prefix}/{k}", v, state["step"])
+        metrics_file.write(json.dumps({"step": state["step"], "kind": prefix, **row}) + "\n")
+        metrics_file.flush()
+
+    try:
+        while state["step"] < cfg.steps:
+            obs, info = env.reset(seed=episode_seed(cfg.seed, state["episode"]))
+            a_obs = agent_obs(obs, cfg.obs)
+            replay.start(a_obs)
+            v_prev = guide(obs["image"]) if guide is not None else None
+            terms: dict[str, float] = {}
+            success, done, length = False, False, 0
+            while not done:
+                step = state["step"]
+                if step < cfg.random_steps:
+                    action = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+                else:
+                    action = agent.act(a_obs)
+                obs, r_env, terminated, truncated, info = env.step(action)
+                v_next = guide(obs["image"]) if guide is not None else None
+                reward, parts = shaped_reward(cfg.mode, r_env, v_prev, v_next, alpha=cfg.viva_alpha, gamma=cfg.gamma,
+                                              potential_scale=cfg.potential_scale)
+                a_obs = agent_obs(obs, cfg.obs)
+                replay.add(action, reward, a_obs, terminated)
+                for k, v in parts.items():
+                    terms[k] = terms.get(k, 0.0) + v
+                v_prev, success, done, length = v_next, success or info["success"], terminated or truncated, length + 1
+                if step >= cfg.random_steps:
+                    for _ in range(cfg.utd):
+                        batch = replay.sample(cfg.batch_size - n_prior, rng, cfg.gamma, device)
+                        if n_prior:
+                            batch = concat_batches(batch, prior.sample(n_prior, rng, cfg.gamma, device))
+                        train_metrics = agent.update(batch)
+                state["step"] += 1
+                bar.update(1)
+                if state["step"] >= state["next_log"] and train_metrics:
+                    state["next_log"] = (state["step"] // cfg.log_every + 1) * cfg.log_every
+                    wall = wall0 + time.perf_counter() - start
+                    record({**{k: float(v) for k, v in train_metrics.items()}, "wall_s": wall,
+                            "steps_per_s": (state["step"]) / max(wall, 1e-9)}, "train")
+            state["episode"] += 1
+            recent.append(success)
+            record({"episode": state["episode"], "length": length, "success": float(success),
+                    **{f"reward/{k}": (v / length if k == "value" else v) for k, v in terms.items()}}, "episode")
+            bar.set_postfix(episodes=state["episode"], success=f"{np.mean(recent):.2f}")
+            if state["step"] >= state["next_eval"] or state["step"] >= cfg.steps:
+                state["next_eval"] = (state["step"] // cfg.eval_every + 1) * cfg.eval_every
+                eval_env = eval_env or make_env(cfg)
+                video = cfg.out / "eval" / f"eval_step_{state['step']:08d}.mp4" if cfg.eval_video else None
+                result = evaluate(agent, eval_env, guide, cfg.obs, cfg.eval_episodes, EVAL_SEED, video)
+                record({k: v for k, v in result.items() if k != "episodes"}, "eval")
+                bar.write(f"step {state['step']}: eval success {result['success_rate']:.2f}, return {result['return']:.1f}")
+            if state["step"] >= state["next_checkpoint"] or state["step"] >= cfg.steps:
+                state["next_checkpoint"] = (state["step"] // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+                state["wall_s"] = wall0 + time.perf_counter() - start
+                save_train_checkpoint(cfg.out / "checkpoints" / f"step_{state['step']:08d}.pt", cfg=cfg, agent=agent,
+                                      replay=replay, state=state, rng=rng)
+    finally:
+        bar.close()
+        metrics_file.close()
+        tb.close()
+        env.close()
+        if eval_env is not None:
+            eval_env.close()
+    return cfg.out
