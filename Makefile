@@ -17,6 +17,10 @@ demo: setup
 	rm -rf $(DEMO)/icvf
 	viva-robot pretrain --config configs/pretrain/demo.yaml --data $(DEMO)/microwave.zarr --out $(DEMO)/icvf
 	viva-robot value-check $(DEMO)/icvf/value.pt $(DEMO)/microwave.zarr --episodes all --out $(DEMO)/icvf/check
+	rm -rf $(DEMO)/sac
+	viva-robot train --backend sim --config configs/train/demo.yaml --value $(DEMO)/icvf/value.pt --out $(DEMO)/sac
+	viva-robot eval $(DEMO)/sac --episodes 2 --video
+	$(PYTHON) scripts/demo_report.py $(DEMO)
 
 test: setup
 	$(PYTHON) -m pytest -q
@@ -26,3 +30,4 @@ bench: setup
 	$(PYTHON) benchmarks/collect_speed.py
 	$(PYTHON) benchmarks/ego4d_import.py
 	$(PYTHON) benchmarks/pretrain_throughput.py
+	$(PYTHON) benchmarks/sac_throughput.py

@@ -7,6 +7,10 @@ one replay sample of 256, one SAC update (UTD 1), MLPs (256, 256). The baseline 
 CleanRL's `sac_continuous_action.py` is: two separate Q networks, each evaluated on its own, plain Adam, the
 temperature read back with `.item()` every step. viva-robot's agent evaluates its critic ensemble in one
 batched pass, uses foreach Adam and keeps metrics on the device. Target: >= 1.5x the baseline's steps/s.
+
+Second figure (`--viva-steps`, 0 skips it): the cost of guidance. `viva-robot train` itself, pixels+state on
+kitchen-microwave, in `sparse` and in `viva` mode (one frozen-value evaluation per transition on the frame the
+policy also sees); wall time per learning step from the runs' metrics. Target: viva <= 1.25x sparse.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch.nn.functional as F
 
 import viva_robot  # noqa: F401  (headless GL defaults before mujoco is imported)
 from viva_robot.rl.replay import ReplayBuffer
-from viva_robot.rl.sac import SAC
+from viva_robot.rl.sac import SAC, ObsEncoder
 from viva_robot.sim.tasks import get_task, make_env
 
 
@@ -70,7 +74,7 @@ class PlainSAC:
 
     def act(self, obs):
         with torch.no_grad():
-            return self.actor.get_action(torch.as_tensor(obs, dtype=torch.float32)[None])[0][0].numpy()
+            return self.actor.get_action(torch.as_tensor(obs["state"], dtype=torch.float32)[None])[0][0].numpy()
 
     def update(self, b):
         with torch.no_grad():
@@ -104,19 +108,25 @@ def run(agent, steps: int, learning_starts: int, seed: int) -> float:
     """Environment steps/s of the learning phase (after `learning_starts` random steps)."""
     env = make_env(get_task("door"))
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    buf = ReplayBuffer(obs_dim, act_dim, steps + 1)
+    buf = ReplayBuffer({"state": ((obs_dim,), np.float32)}, act_dim, 2 * steps + 2)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
+    buf.start({"state": obs})
     start = None
     for step in range(steps):
         if step == learning_starts:
             start = time.perf_counter()
-        action = rng.uniform(-1, 1, act_dim) if step < learning_starts else agent.act(obs.astype(np.float32))
+        o = {"state": obs.astype(np.float32)}
+        action = rng.uniform(-1, 1, act_dim) if step < learning_starts else agent.act(o)
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        buf.add(obs, action, reward, next_obs, terminated)
-        obs = next_obs if not (terminated or truncated) else env.reset()[0]
+        buf.add(action, reward, {"state": next_obs}, terminated)
+        obs = next_obs
+        if terminated or truncated:
+            obs = env.reset()[0]
+            buf.start({"state": obs})
         if step >= learning_starts:
-            agent.update(buf.sample(256, rng, 0.99, torch.device("cpu")))
+            b = buf.sample(256, rng, 0.99, torch.device("cpu"))
+            agent.update(b if isinstance(agent, SAC) else b._replace(obs=b.obs["state"], next_obs=b.next_obs["state"]))
     env.close()
     return (steps - learning_starts) / (time.perf_counter() - start)
 
@@ -126,6 +136,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--learning-starts", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--viva-steps", type=int, default=40, help="learning steps per guidance-cost run (0: skip)")
     args = ap.parse_args()
     env = make_env(get_task("door"))
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
@@ -135,11 +146,45 @@ def main() -> None:
         torch.manual_seed(r)
         base.append(run(PlainSAC(obs_dim, act_dim), args.steps, args.learning_starts, r))
         torch.manual_seed(r)
-        ours.append(run(SAC(obs_dim, act_dim), args.steps, args.learning_starts, r))
+        ours.append(run(SAC(ObsEncoder(None, obs_dim), act_dim), args.steps, args.learning_starts, r))
         print(f"round {r}: baseline {base[-1]:.0f} steps/s, viva-robot {ours[-1]:.0f} steps/s")
     b, o = max(base), max(ours)
     print(f"sac_throughput: door state SAC, UTD 1, batch 256: viva-robot {o:.0f} steps/s, CleanRL-style baseline "
           f"{b:.0f} steps/s, ratio {o / b:.2f}x (target >= 1.5x)")
+    if args.viva_steps:
+        guidance_cost(args.viva_steps, args.rounds)
+
+
+def guidance_cost(steps: int, rounds: int) -> None:
+    """Seconds per learning step of `viva-robot train` (pixels+state, kitchen-microwave) in sparse vs viva mode."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from viva_robot.config import PretrainConfig, TrainConfig
+    from viva_robot.rl.train import train
+    from viva_robot.value.checkpoint import save_checkpoint
+    from viva_robot.value.networks import ICVF
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        value = save_checkpoint(tmp / "value.pt", step=0, config=PretrainConfig(out=tmp, data=(tmp,), image_size=64),
+                                model=ICVF("small", image_size=64))
+        times = {"sparse": [], "viva": []}
+        for r in range(rounds):
+            for mode in times:
+                out = tmp / f"{mode}{r}"
+                cfg = TrainConfig(task="kitchen-microwave", out=out, mode=mode, value=value if mode == "viva" else None,
+                                  obs="pixels+state", steps=20 + steps, random_steps=20, max_steps=400, log_every=1,
+                                  eval_every=10**6, eval_video=False, checkpoint_every=10**6, device="cpu", seed=r)
+                train(cfg, progress=False)
+                rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+                walls = [x["wall_s"] for x in rows if x["kind"] == "train"]
+                times[mode].append((walls[-1] - walls[0]) / (len(walls) - 1))
+                print(f"round {r}: {mode} {1000 * times[mode][-1]:.0f} ms per step")
+    s, v = min(times["sparse"]), min(times["viva"])
+    print(f"sac_throughput: pixels+state kitchen-microwave, batch 256: sparse {1000 * s:.0f} ms/step, viva {1000 * v:.0f} "
+          f"ms/step, viva/sparse {v / s:.2f}x (target <= 1.25x)")
 
 
 if __name__ == "__main__":

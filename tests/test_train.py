@@ -149,7 +149,7 @@ def test_run_directory_and_viva_rewards(reference, value):
     assert [r["step"] for r in rows if r["kind"] == "eval"] == [40, 60]
     assert {"critic_loss", "actor_loss", "alpha", "q_mean", "steps_per_s"} <= set(rows[-1]) | set(
         next(r for r in rows if r["kind"] == "train"))
-    assert any((run / "tb").iterdir())
+    assert any((run / "tb").iterdir()) and (run / "learning_curve.png").stat().st_size > 10_000
     # the stored reward of every transition is r_env - 1 + alpha * V(s', g*), V from the frozen value on s'
     payload = load_train_checkpoint(run / "checkpoints" / "step_00000060.pt")
     rep = payload["replay"]

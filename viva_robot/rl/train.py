@@ -26,7 +26,7 @@ from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.rl.guidance import ValueGuide, shaped_reward
 from viva_robot.rl.replay import ReplayBuffer, concat_batches
 from viva_robot.rl.sac import SAC, ObsEncoder
-from viva_robot.rl.video import write_eval_video
+from viva_robot.rl.video import learning_curve, write_eval_video
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_weights
 from viva_robot.value.networks import make_encoder
 from viva_robot.value.pretrain import _truncate_metrics
@@ -311,6 +311,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 video = cfg.out / "eval" / f"eval_step_{state['step']:08d}.mp4" if cfg.eval_video else None
                 result = evaluate(agent, eval_env, guide, cfg.obs, cfg.eval_episodes, EVAL_SEED, video)
                 record({k: v for k, v in result.items() if k != "episodes"}, "eval")
+                learning_curve(cfg.out)
                 bar.write(f"step {state['step']}: eval success {result['success_rate']:.2f}, return {result['return']:.1f}")
             if state["step"] >= state["next_checkpoint"] or state["step"] >= cfg.steps:
                 state["next_checkpoint"] = (state["step"] // cfg.checkpoint_every + 1) * cfg.checkpoint_every

@@ -1,0 +1,173 @@
+"""Modes x seeds on one task: run `viva-robot train` for each (in parallel, one thread each), then draw success
+against environment steps with a band across seeds, and print a table.
+
+    python experiments/compare.py --config configs/train/kitchen-microwave.yaml --value runs/microwave-icvf/value.pt \
+        --modes sparse viva potential --seeds 0 1 2 --out runs/compare/kitchen-microwave --plot docs/results/kitchen-microwave.png \
+        -- --obs state --steps 20000 --random-steps 2000
+
+Flags after `--` go to every `viva-robot train`. Runs already finished are kept; unfinished ones are resumed, so
+the command can be re-run after an interruption. The run of mode m and seed s is OUT/m/seed{s}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def run_dir(out: Path, mode: str, seed: int) -> Path:
+    return out / mode / f"seed{seed}"
+
+
+def command(args, mode: str, seed: int) -> list[str]:
+    run = run_dir(args.out, mode, seed)
+    if (run / "checkpoints").is_dir() and any((run / "checkpoints").iterdir()):
+        return ["viva-robot", "train", "--resume", str(run), *_runtime(args.train_args), "-q"]
+    cmd = ["viva-robot", "train", "--config", str(args.config), "--mode", mode, "--seed", str(seed), "--out", str(run),
+           "--threads", "1", *args.train_args, "-q"]
+    return cmd + (["--value", str(args.value)] if mode != "sparse" else [])
+
+
+def _runtime(train_args: list[str]) -> list[str]:
+    """The flags a resumed run accepts (more steps); the rest is in its config.json."""
+    out = []
+    for i, a in enumerate(train_args):
+        if a == "--steps":
+            out += train_args[i:i + 2]
+    return out
+
+
+def launch(args) -> None:
+    todo = [(m, s) for m in args.modes for s in args.seeds]
+    running: list[tuple[subprocess.Popen, str]] = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            mode, seed = todo.pop(0)
+            run = run_dir(args.out, mode, seed)
+            if _last_step(run) >= _target_steps(args.train_args):
+                print(f"{mode} seed {seed}: done already")
+                continue
+            run.parent.mkdir(parents=True, exist_ok=True)
+            cmd = command(args, mode, seed)
+            print(" ".join(cmd), flush=True)
+            log = open(run.parent / f"seed{seed}.log", "a")
+            running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), f"{mode} seed {seed}"))
+        time.sleep(2)
+        for p, name in list(running):
+            if p.poll() is not None:
+                running.remove((p, name))
+                print(f"{name}: exit {p.returncode}", flush=True)
+
+
+def _target_steps(train_args: list[str]) -> int:
+    return int(train_args[train_args.index("--steps") + 1]) if "--steps" in train_args else 0
+
+
+def _last_step(run: Path) -> int:
+    ckpts = sorted((run / "checkpoints").glob("step_*.pt")) if (run / "checkpoints").is_dir() else []
+    return int(ckpts[-1].stem.split("_")[1]) if ckpts else -1
+
+
+def load_rows(run: Path) -> list[dict]:
+    path = run / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray:
+    """(seeds, len(grid)) of `key` from rows of `kind`, step-interpolated (last value carried forward)."""
+    out = []
+    for seed in args.seeds:
+        rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind]
+        if not rows:
+            continue
+        steps = np.array([r["step"] for r in rows])
+        vals = np.array([r[key] for r in rows], float)
+        if kind == "episode":  # training episodes: success over the last 10 episodes
+            vals = np.convolve(vals, np.ones(10) / 10, mode="full")[: len(vals)] * 10 / np.minimum(np.arange(1, len(vals) + 1), 10)
+        idx = np.searchsorted(steps, grid, side="right") - 1
+        out.append(np.where(idx >= 0, vals[np.clip(idx, 0, None)], np.nan))
+    return np.array(out)
+
+
+def plot(args) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = _target_steps(args.train_args) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
+    grid = np.linspace(0, steps, 200)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    summary = {}
+    colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for mode in args.modes:
+        ev = curves(args, mode, "eval", "success_rate", grid)
+        tr = curves(args, mode, "episode", "success", grid)
+        val = curves(args, mode, "episode", "reward/value", grid) if mode != "sparse" else np.empty((0, grid.size))
+        for ax, c in zip(axes, (ev, tr, val)):
+            if c.size == 0 or np.isnan(c).all():
+                continue
+            with warnings.catch_warnings():  # grid points before a run's first row are NaN for every seed
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, lo, hi = np.nanmean(c, 0), np.nanmin(c, 0), np.nanmax(c, 0)
+            ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
+            ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
+        finals = [r["success_rate"] for s in args.seeds
+                  for r in [x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"][-1:]]
+        episodes = [[r for r in load_rows(run_dir(args.out, mode, s)) if r["kind"] == "episode"] for s in args.seeds]
+        summary[mode] = {
+            "seeds": len(finals),
+            "final_eval_success": finals,
+            "train_episodes_with_success": [int(sum(r["success"] for r in eps)) for eps in episodes],
+            "first_success_step": [next((r["step"] for r in eps if r["success"]), None) for eps in episodes],
+        }
+    titles = ("evaluation success rate (deterministic policy)", "training-episode success (last 10 episodes)",
+              "mean V(s, g*) over training episodes")
+    for ax in axes[:2]:
+        ax.set_ylim(-0.03, 1.03)
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("environment steps")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{args.out.name}: mean over seeds, band = min..max", fontsize=11)
+    fig.tight_layout()
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.plot, dpi=100)
+    return summary
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    train_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, required=True, help="train preset (configs/train/<task>.yaml)")
+    ap.add_argument("--value", type=Path, help="value checkpoint for every mode but sparse")
+    ap.add_argument("--modes", nargs="+", default=["sparse", "viva"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--jobs", type=int, default=2, help="runs at once (one CPU thread each)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--plot", type=Path, required=True)
+    ap.add_argument("--plot-only", action="store_true", help="draw from the runs there, start nothing")
+    args = ap.parse_args(argv)
+    args.train_args = train_args
+    if not args.plot_only:
+        launch(args)
+    summary = plot(args)
+    args.plot.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
