@@ -3,7 +3,11 @@
 Frames come from the same fixed-camera `SceneRenderer` that `collect` films play data with, so the value
 sees online frames that look like its training video. The reward is sparse: 1.0 on steps where the task
 is achieved (AdroitHandDoor: hinge >= 1.35 rad; Franka Kitchen: the object within 0.3 of its goal).
-The goal image is rendered from the reset scene with the task's object moved to its goal.
+The goal image shows the task done the way a person would photograph it on a real robot: for the kitchen
+tasks, the last frame of a scripted attempt (reset seed 0, no noise) a few steps after it succeeds, arm at
+the handle; for the door (which no script opens), the reset scene with the door set open. A goal with the
+arm back at its home pose would make "arm at home" look like progress: the value then falls as the arm
+reaches for the handle (measured, experiments/goal_value.py).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import numpy as np
 from gymnasium import spaces
 
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.scripts import KITCHEN_TASKS, TASK_SUCCESS
+from viva_robot.sim.scripts import KITCHEN_TASKS, TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
 
+GOAL_HOLD_STEPS = 10  # as collected attempts end 10 frames after success (their last frame is a training goal)
 # Where each task's object is when the task is done (qpos address -> value).
 DOOR_GOAL = {"door_hinge": 1.5, "latch": 1.2}
 # Split of each env's flat observation into robot state and object state.
@@ -97,8 +102,21 @@ class SimEnv(gym.Env):
         return {"image": self.render(), "state": flat[: self._robot_dims], "object_state": flat[self._robot_dims:]}
 
     def _render_goal(self) -> np.ndarray:
-        """The reset scene (seed 0) with the task's object at its goal, rendered by the task camera."""
+        """A scripted attempt's frame GOAL_HOLD_STEPS after success (kitchen), else the reset scene (seed 0)
+        with the task's object set to its goal, rendered by the task camera."""
         self._env.reset(seed=0)
+        if self.task.name in KITCHEN_TASKS:
+            policy = make_policy(self.task.name, "scripted", np.random.default_rng(0), 0.0)
+            done_at = None
+            for t in range(self.task.horizon):
+                self._env.step(policy(self._model, self._data))
+                if done_at is None and self._is_success(self._model, self._data):
+                    done_at = t
+                if done_at is not None and t - done_at >= GOAL_HOLD_STEPS:
+                    if self._is_success(self._model, self._data):
+                        return self.render()
+                    break
+            self._env.reset(seed=0)  # the script missed: fall back to the set state
         _set_goal_state(self.task.name, self._model, self._data)
         assert self._is_success(self._model, self._data), f"{self.task.name}: goal state is not a success"
         return self.render()
