@@ -66,3 +66,12 @@ def test_bad_actions_and_goal_images_are_refused():
         SimEnv("door", image_size=16, goal_image=np.zeros((64, 64, 3), np.uint8))
     with pytest.raises(ValueError, match=r"unknown task 'kitchen-oven'; valid tasks: door, kitchen-microwave"):
         SimEnv("kitchen-oven")
+
+
+def test_camera_off_leaves_frames_out_and_still_passes_the_checker():
+    env = SimEnv("door", image_size=32, camera=False)
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"state", "object_state"} and set(env.observation_space.spaces) == set(obs)
+    assert env.goal_image.shape == (32, 32, 3)  # the task's goal image is still there
+    env.close()

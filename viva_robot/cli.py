@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from viva_robot.value.checkpoint import CheckpointError
     from viva_robot.value.pretrain import TrainingDiverged
 
+    cfg = None
     try:
         cfg = config_from_args(args)
         run(cfg, progress=not args.quiet and sys.stderr.isatty())
@@ -182,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"viva-robot {args._command}: interrupted; completed episodes are kept, run again to resume",
-              file=sys.stderr)
+        what = (f"continue from the last checkpoint with `viva-robot {args._command} --resume {cfg.out}`"
+                if isinstance(cfg, (PretrainConfig, TrainConfig)) else "completed episodes are kept, run again to resume")
+        print(f"viva-robot {args._command}: interrupted; {what}", file=sys.stderr)
         return 130
     return 0
 

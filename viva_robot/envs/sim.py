@@ -47,7 +47,7 @@ class SimEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 12}
 
     def __init__(self, task: str, image_size: int = 64, goal_image: np.ndarray | None = None,
-                 max_steps: int | None = None, render_mode: str | None = "rgb_array"):
+                 max_steps: int | None = None, render_mode: str | None = "rgb_array", camera: bool = True):
         self.task = get_task(task)
         self.render_mode = render_mode
         self._env = make_env(self.task)
@@ -58,8 +58,9 @@ class SimEnv(gym.Env):
         self._renderer = SceneRenderer(self._model, image_size, self.task.camera)
         self._robot_dims = ROBOT_STATE_DIMS["door" if task == "door" else "kitchen"]
         flat = self._flat_obs(self._env.reset(seed=0)[0])
+        self.camera = camera  # False: no "image" in observations (state-only agents without a value skip rendering)
         self.observation_space = spaces.Dict({
-            "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+            **({"image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)} if camera else {}),
             "state": spaces.Box(-np.inf, np.inf, (self._robot_dims,), np.float32),
             "object_state": spaces.Box(-np.inf, np.inf, (flat.size - self._robot_dims,), np.float32),
         })
@@ -99,7 +100,8 @@ class SimEnv(gym.Env):
 
     def _observation(self, obs) -> dict[str, np.ndarray]:
         flat = self._flat_obs(obs)
-        return {"image": self.render(), "state": flat[: self._robot_dims], "object_state": flat[self._robot_dims:]}
+        obs = {"state": flat[: self._robot_dims], "object_state": flat[self._robot_dims:]}
+        return {"image": self.render(), **obs} if self.camera else obs
 
     def _render_goal(self) -> np.ndarray:
         """A scripted attempt's frame GOAL_HOLD_STEPS after success (kitchen), else the reset scene (seed 0)

@@ -41,12 +41,13 @@ EVAL_SEED = 1_000_000  # evaluation episode k resets with (EVAL_SEED, k), in tra
 
 
 # -- parts ---------------------------------------------------------------------------------------------------------
-def make_env(cfg: TrainConfig):
+def make_env(cfg: TrainConfig, camera: bool = True):
+    """The task's env; camera=False (sim, state observations, no value) skips rendering frames nobody reads."""
     match cfg.backend:
         case "sim":
             from viva_robot.envs.sim import SimEnv
 
-            return SimEnv(cfg.task, cfg.image_size, max_steps=cfg.max_steps)
+            return SimEnv(cfg.task, cfg.image_size, max_steps=cfg.max_steps, camera=camera)
         case "ros":
             raise ConfigError("backend 'ros' is not available yet (it comes with the ROS 2 nodes); use --backend sim")
     raise ConfigError(f"unknown backend {cfg.backend!r}")
@@ -213,7 +214,8 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
         return None
     path = latest_checkpoint(cfg.resume)
     if path is None:
-        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
+        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (the run stopped before its first "
+                              f"checkpoint); delete the directory and start again")
     payload = load_train_checkpoint(path)
     if payload["progress"]["step"] >= cfg.steps:
         raise ConfigError(f"{cfg.resume}: the run is already at step {payload['progress']['step']}; pass --steps "
@@ -228,7 +230,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     resumed = _prepare_run_dir(cfg)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    env = make_env(cfg)
+    env = make_env(cfg, camera=cfg.obs != "state" or cfg.value is not None)
     guide = _guide(cfg, env, device)
     agent = build_agent(cfg, env, guide, device)
     replay = ReplayBuffer(obs_spec(env, cfg.obs), env.action_space.shape[0], cfg.replay_capacity)
