@@ -262,3 +262,31 @@ def test_existing_run_is_not_overwritten_and_resume_keeps_the_config(reference, 
     assert main(["train", "--resume", str(reference), "-q"]) == 2
     assert f"{reference}: the run is already at step 60; pass --steps above that" in capsys.readouterr().err
     assert sorted(p.name for p in reference.rglob("*")) == before
+
+
+def test_ros_backend_is_refused_until_it_exists(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--backend", "ros", "--task", "door", "--out", str(out), "-q"]) == 2
+    assert ("viva-robot train: error: backend 'ros' is not available yet (it comes with the ROS 2 nodes); "
+            "use --backend sim") in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_goal_image_from_a_file(tmp_path, capsys):
+    from PIL import Image
+
+    from viva_robot.rl.train import load_goal_image
+
+    good, bad = tmp_path / "goal.png", tmp_path / "big.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(good)
+    Image.fromarray(np.zeros((48, 40, 3), np.uint8)).save(bad)
+    assert np.array_equal(make_env(config(tmp_path / "a", goal_image=good), camera=False).goal_image, pixels)
+    out = tmp_path / "run"
+    assert main(flags(config(out, goal_image=bad))) == 2
+    assert (f"viva-robot train: error: {bad}: goal image is 40x48, the camera renders {SIZE}x{SIZE} (image_size); "
+            f"resize it or set image_size") in capsys.readouterr().err
+    assert not out.exists()
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(Exception, match="junk.png: cannot read the goal image"):
+        load_goal_image(config(out, goal_image=tmp_path / "junk.png"))

@@ -257,6 +257,8 @@ class TrainConfig(Config):
                             "critic-init: critic image encoder from the value's encoder; viva+critic-init: both; "
                             "potential: r + potential_scale * (gamma V(s', g*) - V(s, g*))")
     value: Path | None = Field(None, description="value checkpoint (value.pt of a pretrain run); needed by every mode but sparse")
+    goal_image: Path | None = Field(None, description="PNG of the goal (image_size x image_size RGB); default: the task's own, "
+                                    "rendered with the task done")
     obs: ObsMode = Field("pixels+state", description="what the agent sees: state (robot + object state, simulator only), "
                          "pixels (camera image), pixels+state (image + robot state)")
     seed: int = Field(0, description="network init, exploration and episode resets derive from it")

@@ -47,10 +47,27 @@ def make_env(cfg: TrainConfig, camera: bool = True):
         case "sim":
             from viva_robot.envs.sim import SimEnv
 
-            return SimEnv(cfg.task, cfg.image_size, max_steps=cfg.max_steps, camera=camera)
+            return SimEnv(cfg.task, cfg.image_size, goal_image=load_goal_image(cfg), max_steps=cfg.max_steps, camera=camera)
         case "ros":
             raise ConfigError("backend 'ros' is not available yet (it comes with the ROS 2 nodes); use --backend sim")
     raise ConfigError(f"unknown backend {cfg.backend!r}")
+
+
+def load_goal_image(cfg: TrainConfig) -> np.ndarray | None:
+    """The user's goal PNG as uint8 (H, W, 3), checked against the run's image size."""
+    if cfg.goal_image is None:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(cfg.goal_image) as im:
+            image = np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as e:
+        raise ConfigError(f"{cfg.goal_image}: cannot read the goal image ({e.__class__.__name__}: {e})") from None
+    if image.shape[:2] != (cfg.image_size, cfg.image_size):
+        raise ConfigError(f"{cfg.goal_image}: goal image is {image.shape[1]}x{image.shape[0]}, the camera renders "
+                          f"{cfg.image_size}x{cfg.image_size} (image_size); resize it or set image_size")
+    return image
 
 
 def agent_obs(obs: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
