@@ -175,8 +175,9 @@ def guidance_cost(steps: int, rounds: int) -> None:
             for mode in times:
                 out = tmp / f"{mode}{r}"
                 cfg = TrainConfig(task="kitchen-microwave", out=out, mode=mode, value=value if mode == "viva" else None,
-                                  obs="pixels+state", steps=20 + steps, random_steps=20, max_steps=400, log_every=1,
-                                  eval_every=10**6, eval_video=False, checkpoint_every=10**6, device="cpu", seed=r)
+                                  obs="pixels+state", steps=20 + steps, random_steps=20, max_steps=20 + steps, log_every=1,
+                                  eval_every=10**6, eval_episodes=1, eval_video=False, checkpoint_every=10**6,
+                                  device="cpu", seed=r)  # one episode; the run ends with one evaluation episode
                 train(cfg, progress=False)
                 rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
                 walls = [x["wall_s"] for x in rows if x["kind"] == "train"]
