@@ -94,7 +94,7 @@ def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray
         if kind == "episode":  # training episodes: success over the last 10 episodes
             vals = np.convolve(vals, np.ones(10) / 10, mode="full")[: len(vals)] * 10 / np.minimum(np.arange(1, len(vals) + 1), 10)
         idx = np.searchsorted(steps, grid, side="right") - 1
-        out.append(np.where(idx >= 0, vals[np.clip(idx, 0, None)], np.nan))
+        out.append(np.where((idx >= 0) & (grid <= steps[-1]), vals[np.clip(idx, 0, None)], np.nan))  # not past the run
     return np.array(out)
 
 
