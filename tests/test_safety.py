@@ -1,0 +1,79 @@
+"""The safety supervisor's rules (no ROS needed): every unsafe target is held, rejected or clipped, and counted."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits, quat_angle
+
+ROOT = Path(__file__).resolve().parents[1]
+DOWN = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+@pytest.fixture
+def sf() -> SafetyFilter:
+    f = SafetyFilter(load_limits(ROOT / "calibration" / "workspace.example.yaml"), np.array([0.5, 0.0, 0.3]), DOWN)
+    f.image_received(0.0)
+    f.state_received(0.0)
+    return f
+
+
+def test_small_step_inside_the_box_passes_unchanged(sf):
+    v = sf.check([0.51, 0.0, 0.3], DOWN, t=0.1)
+    assert v.action == "accepted" and v.reasons == []
+    np.testing.assert_allclose(v.position, [0.51, 0.0, 0.3])
+
+
+def test_large_steps_are_clipped_to_the_per_command_limits(sf):
+    v = sf.check([0.6, 0.0, 0.3], DOWN, t=0.1)  # 10 cm in one command
+    assert v.action == "clipped" and v.reasons == ["translation step"]
+    np.testing.assert_allclose(v.position, [0.53, 0.0, 0.3])
+    tilted = np.array([np.cos(0.25), np.sin(0.25), 0.0, 0.0])  # 0.5 rad about x away from "down"
+    v = sf.check([0.53, 0.0, 0.3], tilted, t=0.2)
+    assert v.reasons == ["rotation step"] and quat_angle(DOWN, v.orientation) == pytest.approx(0.15)
+
+
+def test_workspace_and_orientation_limits(sf):
+    sf.position = np.array([0.74, 0.0, 0.03])
+    v = sf.check([0.76, 0.0, 0.0], DOWN, t=0.1)
+    assert "workspace" in v.reasons
+    np.testing.assert_allclose(v.position, [0.75, 0.0, 0.02])
+    far = np.array([np.cos(0.5), 0.0, np.sin(0.5), 0.0])  # 1 rad from "down"
+    sf.orientation = far
+    v = sf.check([0.75, 0.0, 0.02], far, t=0.2)
+    assert v.reasons == ["orientation limit"] and quat_angle(DOWN, v.orientation) == pytest.approx(0.6)
+
+
+def test_nan_rate_watchdog_and_latched_estop(sf):
+    assert sf.check([np.nan, 0, 0.3], DOWN, t=0.1).action == "rejected"
+    assert sf.check([0.5, 0, 0.3], [0, 0, 0, np.inf], t=0.1).action == "rejected"
+    assert sf.check([0.5, 0, 0.3], DOWN, t=0.1).action == "accepted"
+    assert sf.check([0.5, 0, 0.3], DOWN, t=0.11).reasons == ["rate limit"]  # 100 Hz > 30 Hz
+    hold = sf.check([0.52, 0, 0.3], DOWN, t=0.9)  # image and state are 0.9 s old
+    assert hold.action == "hold" and hold.reasons == ["stale image"]
+    np.testing.assert_allclose(hold.position, [0.5, 0, 0.3])  # the last safe pose
+    sf.image_received(1.0)
+    sf.state_received(1.0)
+    sf.estop()
+    assert sf.check([0.51, 0, 0.3], DOWN, t=1.1).reasons == ["estop latched"]
+    sf.image_received(2.0)
+    sf.state_received(2.0)
+    assert sf.check([0.51, 0, 0.3], DOWN, t=2.1).action == "hold"  # fresh data does not release it
+    sf.release()
+    assert sf.check([0.51, 0, 0.3], DOWN, t=2.2).action == "accepted"
+    assert sf.counts == {"non-finite or malformed target": 2, "rate limit": 1, "stale image": 1, "estop": 1,
+                         "estop latched": 2}
+
+
+def test_limits_file_errors(tmp_path):
+    with pytest.raises(SafetyConfigError, match=f"{tmp_path / 'missing.yaml'}: workspace limits file not found"):
+        load_limits(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workspace_min: [0.8, 0, 0]\nworkspace_max: [0.5, 1, 1]\n")
+    with pytest.raises(SafetyConfigError, match=r"bad.yaml: field '\(file\)': Value error, workspace_min \[0.8, 0.0, 0.0\] "
+                                                r"must be below workspace_max"):
+        load_limits(bad)
+    bad.write_text("workspace_min: [0, 0, 0]\nworkspace_max: [1, 1, 1]\nmax_speed: 3\n")
+    with pytest.raises(SafetyConfigError, match="bad.yaml: field 'max_speed': Extra inputs are not permitted"):
+        load_limits(bad)

@@ -1,0 +1,167 @@
+"""The safety supervisor's rules, without ROS: every Cartesian target on its way to the arm passes `SafetyFilter`.
+
+The ROS 2 node (issue 5) is a thin shell around this: it feeds targets, image/state arrival times, e-stop and
+release events, and publishes what `SafetyFilter.check` returns. Rules, in order:
+1. latched e-stop: nothing passes until `release()` is called explicitly (a service call in the node);
+2. watchdog: no fresh image or robot state within `stale_after_s` -> hold the last safe pose;
+3. NaN/inf anywhere in the target -> rejected;
+4. command rate above `max_rate_hz` -> rejected (the previous target stays in force);
+5. translation per command above `max_translation_m` -> clipped along the motion; rotation per command above
+   `max_rotation_rad` -> slerped back to the limit;
+6. position outside the workspace box -> clipped into it; orientation further than `max_tilt_rad` from the
+   nominal orientation -> rotated back to the limit.
+Every rejection and clip is counted by reason; `check` returns what happened so the node can log it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class SafetyConfigError(ValueError):
+    """The workspace/limits file is missing or invalid; the message names the file and the field."""
+
+
+class SafetyLimits(BaseModel):
+    """Limits the supervisor enforces; stored in calibration/workspace.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    workspace_min: tuple[float, float, float] = Field(description="lower corner of the allowed box, robot base frame (m)")
+    workspace_max: tuple[float, float, float] = Field(description="upper corner of the allowed box (m)")
+    nominal_orientation: tuple[float, float, float, float] = Field(
+        (1.0, 0.0, 0.0, 0.0), description="reference end-effector orientation, quaternion x, y, z, w (default: gripper down)")
+    max_tilt_rad: float = Field(0.6, gt=0, le=np.pi, description="largest angle away from the nominal orientation")
+    max_translation_m: float = Field(0.03, gt=0, description="largest position change per command")
+    max_rotation_rad: float = Field(0.15, gt=0, description="largest orientation change per command")
+    max_rate_hz: float = Field(30.0, gt=0, description="commands arriving faster than this are dropped")
+    stale_after_s: float = Field(0.5, gt=0, description="hold when the newest image or robot state is older than this")
+
+    @model_validator(mode="after")
+    def _box(self) -> "SafetyLimits":
+        if any(lo >= hi for lo, hi in zip(self.workspace_min, self.workspace_max)):
+            raise ValueError(f"workspace_min {list(self.workspace_min)} must be below workspace_max "
+                             f"{list(self.workspace_max)} on every axis")
+        if abs(np.linalg.norm(self.nominal_orientation) - 1.0) > 1e-3:
+            raise ValueError(f"nominal_orientation {list(self.nominal_orientation)} is not a unit quaternion")
+        return self
+
+
+def load_limits(path: Path) -> SafetyLimits:
+    if not Path(path).is_file():
+        raise SafetyConfigError(f"{path}: workspace limits file not found (write one with `viva-robot calibrate "
+                                f"workspace`, or copy calibration/workspace.example.yaml)")
+    try:
+        return SafetyLimits.model_validate(yaml.safe_load(Path(path).read_text()) or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(file)"
+        raise SafetyConfigError(f"{path}: field '{where}': {err['msg']}") from None
+    except yaml.YAMLError as e:
+        raise SafetyConfigError(f"{path}: not valid YAML ({e})") from None
+
+
+# -- quaternions (x, y, z, w), as geometry_msgs/Quaternion orders them ------------------------------------------------
+def _normalize(q: np.ndarray) -> np.ndarray:
+    return q / np.linalg.norm(q)
+
+
+def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Rotation angle between two orientations (rad, in [0, pi])."""
+    return float(2 * np.arccos(np.clip(abs(np.dot(_normalize(a), _normalize(b))), 0.0, 1.0)))
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    a, b = _normalize(a), _normalize(b)
+    d = np.dot(a, b)
+    if d < 0:  # the short way round
+        b, d = -b, -d
+    if d > 0.9995:
+        return _normalize(a + t * (b - a))
+    theta = np.arccos(d)
+    return (np.sin((1 - t) * theta) * a + np.sin(t * theta) * b) / np.sin(theta)
+
+
+@dataclass
+class Verdict:
+    """What the supervisor did with one target: the pose to send (None: send nothing new) and why."""
+
+    position: np.ndarray | None
+    orientation: np.ndarray | None
+    action: str  # "accepted", "clipped", "rejected", "hold"
+    reasons: list[str] = field(default_factory=list)
+
+
+class SafetyFilter:
+    def __init__(self, limits: SafetyLimits, start_position: np.ndarray, start_orientation: np.ndarray):
+        self.limits = limits
+        self.lo, self.hi = np.array(limits.workspace_min), np.array(limits.workspace_max)
+        self.nominal = _normalize(np.array(limits.nominal_orientation, float))
+        self.position = np.asarray(start_position, float)  # the last pose sent (the "last safe pose")
+        self.orientation = _normalize(np.asarray(start_orientation, float))
+        self.counts: Counter[str] = Counter()
+        self.estopped = False
+        self._last_command_t: float | None = None
+        self._last_image_t: float | None = None
+        self._last_state_t: float | None = None
+
+    # -- events --------------------------------------------------------------------------------------------------------
+    def image_received(self, t: float) -> None:
+        self._last_image_t = t
+
+    def state_received(self, t: float) -> None:
+        self._last_state_t = t
+
+    def estop(self) -> None:
+        self.estopped = True
+        self.counts["estop"] += 1
+
+    def release(self) -> None:
+        """Only an explicit call (the node's release service) clears a latched e-stop."""
+        self.estopped = False
+
+    # -- the rules -----------------------------------------------------------------------------------------------------
+    def _hold(self, reason: str) -> Verdict:
+        self.counts[reason] += 1
+        return Verdict(self.position.copy(), self.orientation.copy(), "hold", [reason])
+
+    def check(self, position, orientation, t: float) -> Verdict:
+        lim = self.limits
+        if self.estopped:
+            return self._hold("estop latched")
+        for name, last in (("image", self._last_image_t), ("robot state", self._last_state_t)):
+            if last is None or t - last > lim.stale_after_s:
+                return self._hold(f"stale {name}")
+        p, q = np.asarray(position, float), np.asarray(orientation, float)
+        if p.shape != (3,) or q.shape != (4,) or not (np.isfinite(p).all() and np.isfinite(q).all()) or np.linalg.norm(q) < 1e-6:
+            self.counts["non-finite or malformed target"] += 1
+            return Verdict(None, None, "rejected", ["non-finite or malformed target"])
+        if self._last_command_t is not None and t - self._last_command_t < 1.0 / lim.max_rate_hz:
+            self.counts["rate limit"] += 1
+            return Verdict(None, None, "rejected", ["rate limit"])
+        q = _normalize(q)
+        reasons = []
+        step = p - self.position
+        if np.linalg.norm(step) > lim.max_translation_m:
+            p = self.position + step * (lim.max_translation_m / np.linalg.norm(step))
+            reasons.append("translation step")
+        angle = quat_angle(self.orientation, q)
+        if angle > lim.max_rotation_rad:
+            q = slerp(self.orientation, q, lim.max_rotation_rad / angle)
+            reasons.append("rotation step")
+        if ((p < self.lo) | (p > self.hi)).any():
+            p = np.clip(p, self.lo, self.hi)
+            reasons.append("workspace")
+        tilt = quat_angle(self.nominal, q)
+        if tilt > lim.max_tilt_rad:
+            q = slerp(self.nominal, q, lim.max_tilt_rad / tilt)
+            reasons.append("orientation limit")
+        for r in reasons:
+            self.counts[r] += 1
+        self.position, self.orientation, self._last_command_t = p, q, t
+        return Verdict(p.copy(), q.copy(), "clipped" if reasons else "accepted", reasons)
