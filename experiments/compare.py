@@ -53,10 +53,12 @@ def launch(args) -> None:
         while todo and len(running) < args.jobs:
             mode, seed = todo.pop(0)
             run = run_dir(args.out, mode, seed)
-            if _last_step(run) >= _target_steps(args.train_args):
+            if _last_step(run) >= _target_steps(args.train_args, args.config):
                 print(f"{mode} seed {seed}: done already")
                 continue
             run.parent.mkdir(parents=True, exist_ok=True)
+            if run.exists() and _last_step(run) < 0:  # stopped before its first checkpoint: start it again
+                run.rename(run.with_name(f"{run.name}.failed-{time.strftime('%Y%m%d-%H%M%S')}"))
             cmd = command(args, mode, seed)
             print(" ".join(cmd), flush=True)
             log = open(run.parent / f"seed{seed}.log", "a")
@@ -68,8 +70,16 @@ def launch(args) -> None:
                 print(f"{name}: exit {p.returncode}", flush=True)
 
 
-def _target_steps(train_args: list[str]) -> int:
-    return int(train_args[train_args.index("--steps") + 1]) if "--steps" in train_args else 0
+def _target_steps(train_args: list[str], preset: Path | None = None) -> int:
+    """--steps N (or --steps=N) after `--`, else the preset's steps."""
+    for i, a in enumerate(train_args):
+        if a == "--steps":
+            return int(train_args[i + 1])
+        if a.startswith("--steps="):
+            return int(a.split("=", 1)[1])
+    import yaml
+
+    return int((yaml.safe_load(preset.read_text()) or {}).get("steps", 20_000)) if preset else 20_000
 
 
 def _last_step(run: Path) -> int:
@@ -104,7 +114,7 @@ def plot(args) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = _target_steps(args.train_args) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
+    steps = _target_steps(args.train_args, args.config) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
     grid = np.linspace(0, steps, 200)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     summary = {}

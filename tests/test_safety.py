@@ -39,10 +39,32 @@ def test_workspace_and_orientation_limits(sf):
     v = sf.check([0.76, 0.0, 0.0], DOWN, t=0.1)
     assert "workspace" in v.reasons
     np.testing.assert_allclose(v.position, [0.75, 0.0, 0.02])
+    sf.orientation = np.array([np.cos(0.275), 0.0, np.sin(0.275), 0.0])  # 0.55 rad from "down": inside
     far = np.array([np.cos(0.5), 0.0, np.sin(0.5), 0.0])  # 1 rad from "down"
-    sf.orientation = far
     v = sf.check([0.75, 0.0, 0.02], far, t=0.2)
     assert v.reasons == ["orientation limit"] and quat_angle(DOWN, v.orientation) == pytest.approx(0.6)
+
+
+def test_a_target_far_outside_moves_one_step_and_stays_inside(sf):
+    t = 0.1
+    for _ in range(30):  # 2 m outside the box, upward and tilted far away, again and again
+        t += 0.05
+        sf.image_received(t)
+        sf.state_received(t)
+        before_p, before_q = sf.position.copy(), sf.orientation.copy()
+        v = sf.check([0.5, 0.0, 2.5], [0.0, 0.0, 0.0, 1.0], t=t)
+        assert np.linalg.norm(v.position - before_p) <= 0.03 + 1e-9
+        assert quat_angle(before_q, v.orientation) <= 0.15 + 1e-9
+        assert v.position[2] <= 0.55 + 1e-9 and quat_angle(DOWN, v.orientation) <= 0.6 + 1e-9
+    np.testing.assert_allclose(v.position, [0.5, 0.0, 0.55])  # reached the ceiling, no further
+
+
+def test_a_start_pose_outside_the_limits_is_refused():
+    limits = load_limits(ROOT / "calibration" / "workspace.example.yaml")
+    with pytest.raises(ValueError, match=r"start position \[0.5, 0.0, 0.9\] is outside the workspace box"):
+        SafetyFilter(limits, np.array([0.5, 0.0, 0.9]), DOWN)
+    with pytest.raises(ValueError, match="start orientation is 3.142 rad from the nominal orientation"):
+        SafetyFilter(limits, np.array([0.5, 0.0, 0.3]), np.array([0.0, 0.0, 0.0, 1.0]))
 
 
 def test_nan_rate_watchdog_and_latched_estop(sf):

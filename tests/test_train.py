@@ -220,6 +220,11 @@ def test_state_mode_with_prior_data(tmp_path):
     train(cfg, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "train" for r in rows)
+    other = config(tmp_path / "run2", obs="state", prior=data, task="kitchen-slide-cabinet")
+    env = make_env(other, camera=False)
+    with pytest.raises(Exception, match="play.zarr: prior data comes from 'sim:door', this run is sim:kitchen-slide-cabinet"):
+        load_prior(other, env, None)
+    env.close()
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------

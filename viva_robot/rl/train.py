@@ -106,6 +106,13 @@ def episode_seed(seed: int, episode: int) -> int:
 def load_prior(cfg: TrainConfig, env, guide: ValueGuide | None) -> ReplayBuffer:
     """RLPD's prior data: a viva dataset with state and actions -> a replay buffer with this run's rewards."""
     ds = VideoDataset(cfg.prior)
+    if ds.source != f"sim:{cfg.task}":
+        raise DatasetError(f"{cfg.prior}: prior data comes from {ds.source!r}, this run is sim:{cfg.task}; its success "
+                           f"flags would reward another task")
+    step_fps = 1.0 / env.task.control_dt
+    if abs(ds.fps - step_fps) > 1e-6 * step_fps:
+        raise DatasetError(f"{cfg.prior}: recorded at {ds.fps:g} fps but the env steps at {step_fps:g} per second "
+                           f"(collected with frame_skip > 1?); each prior action must be one env step")
     for name in ("state", "action", "success"):
         if not ds.has(name):
             raise DatasetError(f"{cfg.prior}: prior data needs data/{name} (datasets from `viva-robot collect` have it)")
@@ -135,6 +142,7 @@ def save_train_checkpoint(path: Path, *, cfg: TrainConfig, agent: SAC, replay: R
                           rng: np.random.Generator) -> Path:
     payload = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "agent": agent.state_dict(),
                "replay": replay.state_dict(), "torch_rng": torch.get_rng_state(),
+               "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -203,7 +211,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     agent = build_agent(tcfg.model_copy(update={"mode": "sparse"}), env, None, device)  # weights come from the checkpoint
     agent.load_state_dict(payload["agent"])
     step = payload["progress"]["step"]
-    video = cfg.run / "eval" / f"eval_step_{step:08d}.mp4" if cfg.video else None
+    video = cfg.run / "eval" / f"eval_cmd_step_{step:08d}_seed{cfg.seed}.mp4" if cfg.video else None  # not training's
     result = evaluate(agent, env, guide, tcfg.obs, cfg.episodes, cfg.seed, video)
     env.close()
     result.update(checkpoint=str(path), step=step, video=str(video) if video else None)
@@ -259,6 +267,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         agent.load_state_dict(resumed["agent"])
         replay.load_state_dict(resumed["replay"])
         torch.set_rng_state(resumed["torch_rng"])
+        if resumed["cuda_rng"] and torch.cuda.is_available():  # policy noise and image shifts draw here on a GPU
+            torch.cuda.set_rng_state_all(resumed["cuda_rng"])
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
         _truncate_metrics(cfg.out / "metrics.jsonl", state["step"])
@@ -267,7 +277,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     from torch.utils.tensorboard import SummaryWriter
 
-    tb = SummaryWriter(str(cfg.out / "tb"), purge_step=state["step"] if resumed else None)
+    tb = SummaryWriter(str(cfg.out / "tb"), purge_step=state["step"] + 1 if resumed else None)
     metrics_file = (cfg.out / "metrics.jsonl").open("a")
     eval_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar

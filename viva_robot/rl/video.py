@@ -66,8 +66,8 @@ def learning_curve(run: Path) -> Path:
     if episodes:
         steps = np.array([r["step"] for r in episodes])
         success = np.array([r["success"] for r in episodes], float)
-        window = min(10, len(success))
-        axes[0].plot(steps, np.convolve(success, np.ones(window) / window, mode="same"), label=f"training (mean of {window} episodes)")
+        trailing = np.convolve(success, np.ones(10))[: len(success)] / np.minimum(np.arange(1, len(success) + 1), 10)
+        axes[0].plot(steps, trailing, label="training (mean of the last 10 episodes)")
         for key in sorted({k for r in episodes for k in r if k.startswith("reward/") and k != "reward/value"}):
             axes[1].plot(steps, [r.get(key, np.nan) for r in episodes], label=key.split("/", 1)[1])
         if "reward/value" in episodes[0]:

@@ -6,10 +6,10 @@ release events, and publishes what `SafetyFilter.check` returns. Rules, in order
 2. watchdog: no fresh image or robot state within `stale_after_s` -> hold the last safe pose;
 3. NaN/inf anywhere in the target -> rejected;
 4. command rate above `max_rate_hz` -> rejected (the previous target stays in force);
-5. translation per command above `max_translation_m` -> clipped along the motion; rotation per command above
-   `max_rotation_rad` -> slerped back to the limit;
-6. position outside the workspace box -> clipped into it; orientation further than `max_tilt_rad` from the
-   nominal orientation -> rotated back to the limit.
+5. position outside the workspace box -> clipped into it; orientation further than `max_tilt_rad` from the
+   nominal orientation -> rotated back to the limit;
+6. translation toward that target above `max_translation_m` -> shortened; rotation above `max_rotation_rad` ->
+   slerped back to the limit. The start pose must be inside the limits, so every pose sent is.
 Every rejection and clip is counted by reason; `check` returns what happened so the node can log it.
 """
 
@@ -36,7 +36,8 @@ class SafetyLimits(BaseModel):
     workspace_max: tuple[float, float, float] = Field(description="upper corner of the allowed box (m)")
     nominal_orientation: tuple[float, float, float, float] = Field(
         (1.0, 0.0, 0.0, 0.0), description="reference end-effector orientation, quaternion x, y, z, w (default: gripper down)")
-    max_tilt_rad: float = Field(0.6, gt=0, le=np.pi, description="largest angle away from the nominal orientation")
+    max_tilt_rad: float = Field(0.6, gt=0, le=np.pi / 2, description="largest angle away from the nominal orientation "
+                                "(at most pi/2, so the allowed orientations form a convex set)")
     max_translation_m: float = Field(0.03, gt=0, description="largest position change per command")
     max_rotation_rad: float = Field(0.15, gt=0, description="largest orientation change per command")
     max_rate_hz: float = Field(30.0, gt=0, description="commands arriving faster than this are dropped")
@@ -104,6 +105,14 @@ class SafetyFilter:
         self.nominal = _normalize(np.array(limits.nominal_orientation, float))
         self.position = np.asarray(start_position, float)  # the last pose sent (the "last safe pose")
         self.orientation = _normalize(np.asarray(start_orientation, float))
+        # Every pose sent stays inside the limits only if the first one is: targets are clipped into the (convex)
+        # workspace and tilt sets first, then the step toward them is shortened, which cannot leave the sets.
+        if ((self.position < self.lo) | (self.position > self.hi)).any():
+            raise ValueError(f"start position {self.position.tolist()} is outside the workspace box "
+                             f"{self.lo.tolist()} .. {self.hi.tolist()}; move the arm inside it first")
+        if quat_angle(self.nominal, self.orientation) > limits.max_tilt_rad + 1e-9:
+            raise ValueError(f"start orientation is {quat_angle(self.nominal, self.orientation):.3f} rad from the nominal "
+                             f"orientation (limit {limits.max_tilt_rad}); rotate the arm back first")
         self.counts: Counter[str] = Counter()
         self.estopped = False
         self._last_command_t: float | None = None
@@ -146,6 +155,13 @@ class SafetyFilter:
             return Verdict(None, None, "rejected", ["rate limit"])
         q = _normalize(q)
         reasons = []
+        if ((p < self.lo) | (p > self.hi)).any():
+            p = np.clip(p, self.lo, self.hi)
+            reasons.append("workspace")
+        tilt = quat_angle(self.nominal, q)
+        if tilt > lim.max_tilt_rad:
+            q = slerp(self.nominal, q, lim.max_tilt_rad / tilt)
+            reasons.append("orientation limit")
         step = p - self.position
         if np.linalg.norm(step) > lim.max_translation_m:
             p = self.position + step * (lim.max_translation_m / np.linalg.norm(step))
@@ -154,13 +170,6 @@ class SafetyFilter:
         if angle > lim.max_rotation_rad:
             q = slerp(self.orientation, q, lim.max_rotation_rad / angle)
             reasons.append("rotation step")
-        if ((p < self.lo) | (p > self.hi)).any():
-            p = np.clip(p, self.lo, self.hi)
-            reasons.append("workspace")
-        tilt = quat_angle(self.nominal, q)
-        if tilt > lim.max_tilt_rad:
-            q = slerp(self.nominal, q, lim.max_tilt_rad / tilt)
-            reasons.append("orientation limit")
         for r in reasons:
             self.counts[r] += 1
         self.position, self.orientation, self._last_command_t = p, q, t
