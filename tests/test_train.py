@@ -295,3 +295,16 @@ def test_goal_image_from_a_file(tmp_path, capsys):
     (tmp_path / "junk.png").write_bytes(b"not a png")
     with pytest.raises(Exception, match="junk.png: cannot read the goal image"):
         load_goal_image(config(out, goal_image=tmp_path / "junk.png"))
+
+
+@pytest.mark.parametrize("task", ["door", "kitchen-microwave", "kitchen-slide-cabinet", "kitchen-hinge-cabinet"])
+def test_every_mode_runs_on_every_task(task, value, tmp_path):
+    """Each mode through a few real steps and updates (pixels+state at 32x32), with an evaluation at the end."""
+    for mode in ("sparse", "viva", "critic-init", "viva+critic-init", "potential"):
+        run = train(config(tmp_path / mode, value if mode != "sparse" else None, task=task, mode=mode, steps=4,
+                           max_steps=4, random_steps=2, batch_size=4, hidden=(16,)), progress=False)
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        episode = next(r for r in rows if r["kind"] == "episode")
+        assert episode["length"] == 4 and set(episode) >= {"reward/env"}
+        assert ("reward/viva" in episode) == ("viva" in mode) and ("reward/potential" in episode) == (mode == "potential")
+        assert [r["kind"] for r in rows].count("eval") == 1
