@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from viva_robot.rl.video import trailing_mean
+
 
 def run_dir(out: Path, mode: str, seed: int) -> Path:
     return out / mode / f"seed{seed}"
@@ -102,7 +104,7 @@ def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray
         steps = np.array([r["step"] for r in rows])
         vals = np.array([r[key] for r in rows], float)
         if kind == "episode":  # training episodes: success over the last 10 episodes
-            vals = np.convolve(vals, np.ones(10) / 10, mode="full")[: len(vals)] * 10 / np.minimum(np.arange(1, len(vals) + 1), 10)
+            vals = trailing_mean(vals, 10)
         idx = np.searchsorted(steps, grid, side="right") - 1
         out.append(np.where((idx >= 0) & (grid <= steps[-1]), vals[np.clip(idx, 0, None)], np.nan))  # not past the run
     return np.array(out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import deque
 from pathlib import Path
@@ -27,8 +26,8 @@ from viva_robot.rl.guidance import ValueGuide, shaped_reward
 from viva_robot.rl.replay import ReplayBuffer, concat_batches
 from viva_robot.rl.sac import SAC, ObsEncoder
 from viva_robot.rl.video import learning_curve, write_eval_video
-from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_weights
-from viva_robot.value.networks import make_encoder
+from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, read_payload, write_payload
+from viva_robot.value.networks import make_encoder, resolve_device
 from viva_robot.value.pretrain import _truncate_metrics
 
 log = logging.getLogger(__name__)
@@ -144,24 +143,14 @@ def save_train_checkpoint(path: Path, *, cfg: TrainConfig, agent: SAC, replay: R
                "replay": replay.state_dict(), "torch_rng": torch.get_rng_state(),
                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_payload(path, payload)
     for old in sorted(path.parent.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
         old.unlink()
     return path
 
 
 def load_train_checkpoint(path: Path) -> dict:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable viva checkpoint ({e.__class__.__name__}: {str(e)[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a viva-robot train checkpoint (expected format {FORMAT!r})")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}, this viva-robot reads {VERSION}")
+    payload = read_payload(path, FORMAT, VERSION, "viva-robot train")
     payload["config"] = TrainConfig.model_validate(json.loads(payload["config"]))
     payload["progress"] = json.loads(payload["progress"])
     return payload
@@ -205,7 +194,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         raise CheckpointError(f"{cfg.run}: no checkpoint to evaluate (checkpoints/ is empty or missing)")
     payload = load_train_checkpoint(path)
     tcfg: TrainConfig = payload["config"]
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     env = make_env(tcfg)
     guide = _guide(tcfg, env, device)
     agent = build_agent(tcfg.model_copy(update={"mode": "sparse"}), env, None, device)  # weights come from the checkpoint
@@ -219,10 +208,6 @@ def run_eval(cfg: EvalConfig) -> dict:
 
 
 # -- the loop --------------------------------------------------------------------------------------------------------
-def _device(name: str) -> torch.device:
-    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
-
-
 def _guide(cfg: TrainConfig, env, device: torch.device) -> ValueGuide | None:
     if cfg.value is None:
         return None
@@ -251,7 +236,7 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     resumed = _prepare_run_dir(cfg)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

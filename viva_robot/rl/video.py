@@ -51,6 +51,12 @@ def write_eval_video(path: Path, frames: np.ndarray, goal: np.ndarray, values: n
     return write_mp4(value_panel_frames(frames, goal, values, success), path, fps)
 
 
+def trailing_mean(x: np.ndarray, window: int = 10) -> np.ndarray:
+    """Mean of the last `window` values at each position (fewer at the start; no zero padding)."""
+    x = np.asarray(x, float)
+    return np.convolve(x, np.ones(window))[: len(x)] / np.minimum(np.arange(1, len(x) + 1), window)
+
+
 def learning_curve(run: Path) -> Path:
     """run/learning_curve.png from run/metrics.jsonl: success (training episodes and evaluations), reward terms
     per episode, and the value along training episodes. Redrawn at every evaluation."""
@@ -66,8 +72,7 @@ def learning_curve(run: Path) -> Path:
     if episodes:
         steps = np.array([r["step"] for r in episodes])
         success = np.array([r["success"] for r in episodes], float)
-        trailing = np.convolve(success, np.ones(10))[: len(success)] / np.minimum(np.arange(1, len(success) + 1), 10)
-        axes[0].plot(steps, trailing, label="training (mean of the last 10 episodes)")
+        axes[0].plot(steps, trailing_mean(success), label="training (mean of the last 10 episodes)")
         for key in sorted({k for r in episodes for k in r if k.startswith("reward/") and k != "reward/value"}):
             axes[1].plot(steps, [r.get(key, np.nan) for r in episodes], label=key.split("/", 1)[1])
         if "reward/value" in episodes[0]:

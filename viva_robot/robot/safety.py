@@ -21,17 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from viva_robot.config import Config
 
 
 class SafetyConfigError(ValueError):
     """The workspace/limits file is missing or invalid; the message names the file and the field."""
 
 
-class SafetyLimits(BaseModel):
+class SafetyLimits(Config):
     """Limits the supervisor enforces; stored in calibration/workspace.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     workspace_min: tuple[float, float, float] = Field(description="lower corner of the allowed box, robot base frame (m)")
     workspace_max: tuple[float, float, float] = Field(description="upper corner of the allowed box (m)")
     nominal_orientation: tuple[float, float, float, float] = Field(

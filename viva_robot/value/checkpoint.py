@@ -34,6 +34,11 @@ def save_checkpoint(path: Path, *, step: int, config: PretrainConfig, model: nn.
         payload["target"] = target.state_dict()
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
+    return write_payload(path, payload)
+
+
+def write_payload(path: Path, payload: dict[str, Any]) -> Path:
+    """torch.save to a temp file, then rename: a kill never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
@@ -41,17 +46,23 @@ def save_checkpoint(path: Path, *, step: int, config: PretrainConfig, model: nn.
     return path
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def read_payload(path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """torch.load(weights_only=True) + the format/version check every viva checkpoint kind shares."""
     if not Path(path).is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refused, truncated file, not a torch file
         raise CheckpointError(f"{path}: not a readable viva checkpoint ({e.__class__.__name__}: {str(e)[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a viva value checkpoint (expected format {FORMAT!r})")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}, this viva-robot reads {VERSION}")
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a {what} checkpoint (expected format {fmt!r})")
+    if payload.get("version") != version:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}, this viva-robot reads {version}")
+    return payload
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    payload = read_payload(path, FORMAT, VERSION, "viva value")
     payload["config"] = PretrainConfig.model_validate(json.loads(payload["config"]))
     return payload
 

@@ -15,7 +15,7 @@ import torch
 
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.data.reader import resize_frames
-from viva_robot.value.networks import ICVF
+from viva_robot.value.networks import ICVF, resolve_device
 
 
 def is_heldout(key: str, seed: int, fraction: float) -> bool:
@@ -151,7 +151,7 @@ def run_value_check(cfg) -> dict:
 
     payload = load_checkpoint(cfg.checkpoint)
     run = payload["config"]
-    device = torch.device("cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+    device = resolve_device(cfg.device)
     model = build_model(run)
     load_weights(model, payload["model"], cfg.checkpoint)
     model.to(device).eval()

@@ -69,6 +69,11 @@ def make_encoder(name: EncoderName, image_size: int) -> nn.Module:
     raise ValueError(f"unknown encoder {name!r}; valid: small, resnet18, resnet50")
 
 
+def resolve_device(name: str) -> torch.device:
+    """A config's device field ("auto" | "cpu" | "cuda") -> the torch device (auto: cuda when available)."""
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
 def to_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [-1, 1]: converted in NHWC, then permuted into an NCHW view
     with channels-last strides (no copy; the layout convolutions run fastest in)."""

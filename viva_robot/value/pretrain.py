@@ -31,7 +31,7 @@ from viva_robot.data.reader import open_frames
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
 from viva_robot.value.diagnostics import accuracy_by_kind, split_episodes, temporal_order_accuracy, value_check
 from viva_robot.value.icvf import ICVFHyper, icvf_step
-from viva_robot.value.networks import ICVF
+from viva_robot.value.networks import ICVF, resolve_device
 from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, check_episode_lengths
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def prefetch(sampler: ICVFSampler, cfg: PretrainConfig, rank: int, start: int, d
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    device = torch.device("cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+    device = resolve_device(cfg.device)
     if world > 1:
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
