@@ -245,6 +245,7 @@ def test_critic_init_with_another_encoder_is_refused(tmp_path, capsys):
     assert main(flags(config(tmp_path / "run", other))) == 2
     assert (f"{other}: critic-init needs the agent's encoder to match the value's: the value uses 'resnet18', the run "
             f"'small'; set encoder: resnet18") in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_config_errors(tmp_path, capsys):
