@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what viva-robot needs on a fresh Debian/Ubuntu machine: system libraries (headless EGL rendering,
 # libusb for pyrealsense2, ffmpeg for inspecting videos), then the package with its ROS 2 / RealSense
-# extras and test tools. Safe to run again: it installs only what is missing.
+# / OpenCV (calibration) extras and test tools. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +17,4 @@ fi
 
 PY="${PYTHON:-python3}"
 # Always (re)install from this checkout: an editable install made from another clone would shadow it.
-"$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[ros,realsense,dev]'
+"$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[ros,realsense,calibrate,dev]'

@@ -135,6 +135,18 @@ class SafetyFilter:
         """Only an explicit call (the node's release service) clears a latched e-stop."""
         self.estopped = False
 
+    def resync(self, position, orientation) -> bool:
+        """Re-anchor the step limits at the measured pose (after the robot was stale, restarted or moved by
+        hand), so the next command is one step from where the arm is, not from where it was told to be.
+        Refused (False, counted) when the measured pose is outside the limits: the supervisor keeps holding."""
+        p, q = np.asarray(position, float), _normalize(np.asarray(orientation, float))
+        if ((p < self.lo) | (p > self.hi)).any() or quat_angle(self.nominal, q) > self.limits.max_tilt_rad + 1e-9:
+            self.counts["resync refused: arm outside limits"] += 1
+            return False
+        self.position, self.orientation = p, q
+        self.counts["resync"] += 1
+        return True
+
     # -- the rules -----------------------------------------------------------------------------------------------------
     def _hold(self, reason: str) -> Verdict:
         self.counts[reason] += 1

@@ -1,0 +1,247 @@
+"""The hardware path across real processes over real DDS: simulated Franka + safety supervisor as separate
+processes, the env backend (the agent's side) in the test process. Faults are real too: processes are stopped
+(SIGSTOP: a stalled driver), killed and restarted, and a foreign publisher joins the command topic."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DOMAIN = "117"  # keep this module's DDS traffic away from other tests
+os.environ["ROS_DOMAIN_ID"] = DOMAIN
+
+import rclpy  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from std_msgs.msg import Bool  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from viva_robot.robot.config import load_robot_config  # noqa: E402
+from viva_robot.robot.safety import load_limits  # noqa: E402
+from viva_robot.ros.env import RobotError, RosEnv  # noqa: E402
+from viva_robot.ros.messages import pose_from_msg, pose_to_msg  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = ROOT / "calibration/sim-franka-workspace.yaml"
+ROBOT = ROOT / "configs/robot/sim-franka.yaml"
+pytestmark = pytest.mark.slow
+
+
+def start(name: str, *params: str, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", f"viva_robot.ros.{name}", "--ros-args"]
+    for p in params:
+        cmd += ["-p", p]
+    env = {**os.environ, "ROS_DOMAIN_ID": DOMAIN, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env)
+
+
+def stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+@pytest.fixture(scope="module")
+def procs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ros")
+    p = {"tmp": tmp,
+         "sim": start("sim_robot", log=tmp / "sim.log"),
+         "supervisor": start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp / 'audit.jsonl'}",
+                             log=tmp / "supervisor.log")}
+    yield p
+    for name in ("sim", "supervisor"):
+        stop(p[name])
+
+
+@pytest.fixture(scope="module")
+def env(procs):
+    env = RosEnv(load_robot_config(ROBOT, {"max_steps": 12, "connect_timeout_s": 60.0}))
+    yield env
+    env.close()
+
+
+def wait_status(env, pred, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if env.link.status and pred(env.link.status):
+            return env.link.status
+        time.sleep(0.005)
+    raise AssertionError(f"status never matched; last: {env.link.status}")
+
+
+def position(env) -> np.ndarray:
+    with env.link.lock:
+        return env.link.pose[0].copy()
+
+
+def test_episodes_complete_through_the_env_interface(env):
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(env, skip_render_check=True, skip_close_check=True)  # both would build a second env from the spec
+    for episode in range(2):
+        obs, info = env.reset(seed=episode)
+        assert np.linalg.norm(obs["state"][:3] - np.array(env.cfg.home_position)) < env.cfg.home_tolerance_m + 0.01
+        assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8 and info["success"] is False
+        start_x, frames = obs["state"][0], [obs["image"]]
+        for t in range(12):
+            obs, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+            frames.append(obs["image"])
+            assert reward == 0.0 and not terminated and "fault" not in info
+            assert truncated == (t == 11)
+        # 12 steps of +2 cm: the arm moved along +x without sagging, and the camera saw it move
+        assert obs["state"][0] - start_x > 0.15, obs["state"][:3]
+        assert abs(obs["state"][2] - env.cfg.home_position[2]) < 0.03
+        assert np.abs(frames[-1].astype(int) - frames[0]).mean() > 1.0
+    with pytest.raises(ValueError, match=r"ros: action contains NaN or inf"):
+        env.step(np.array([np.nan, 0, 0, 0], np.float32))
+    with pytest.raises(ValueError, match=r"ros: action has shape \(3,\), expected \(4,\)"):
+        env.step(np.zeros(3, np.float32))
+
+
+def test_out_of_box_and_nan_targets_never_reach_the_robot(env, procs):
+    """Adversarial targets on the supervisor's input: every command on the robot topic is inside the box and
+    within one step of the previous one."""
+    limits = load_limits(LIMITS)
+    env.reset()
+    node, commands = env.link.node, []
+    sub = node.create_subscription(PoseStamped, "/target_pose", lambda m: commands.append(pose_from_msg(m)[0]), 10)
+    pub = node.create_publisher(PoseStamped, "/viva/target_pose", 10)
+    rng = np.random.default_rng(0)
+    stamp = node.get_clock().now().to_msg()
+    for i in range(60):
+        target = rng.choice([rng.uniform(-5, 5, 3), np.array([np.nan, 0.1, 0.2]), np.array([10.0, -10.0, 10.0]),
+                             np.array([np.inf, 0, 0])])
+        pub.publish(pose_to_msg(target, env.cfg.home_orientation, stamp, "panda0_link0"))
+        time.sleep(0.04)
+    time.sleep(0.3)
+    node.destroy_subscription(sub)
+    node.destroy_publisher(pub)
+    sent = np.array(commands)
+    assert len(sent) > 20
+    assert (sent >= np.array(limits.workspace_min) - 1e-9).all() and (sent <= np.array(limits.workspace_max) + 1e-9).all()
+    assert (np.linalg.norm(np.diff(sent, axis=0), axis=1) <= limits.max_translation_m + 1e-9).all()
+    counts = wait_status(env, lambda s: s["counts"].get("workspace", 0) > 0, 2.0)["counts"]
+    assert counts.get("non-finite or malformed target", 0) > 0
+    audit = [json.loads(line) for line in (procs["tmp"] / "audit.jsonl").read_text().splitlines()]
+    assert any(a["action"] == "rejected" and a["reasons"] == ["non-finite or malformed target"] for a in audit)
+    assert all(np.all(np.array(limits.workspace_min) <= p) and np.all(p <= np.array(limits.workspace_max))
+               for p in position_samples(env, 5))
+
+
+def position_samples(env, n):
+    out = []
+    for _ in range(n):
+        out.append(position(env))
+        time.sleep(0.05)
+    return out
+
+
+def test_estop_latches_until_the_release_service(env):
+    env.reset()
+    node = env.link.node
+    estop = node.create_publisher(Bool, "/viva/estop", 10)
+    time.sleep(0.3)
+    estop.publish(Bool(data=True))
+    wait_status(env, lambda s: s["state"] == "estop", 2.0)
+    before = position(env)
+    for _ in range(10):
+        env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    estop.publish(Bool(data=False))  # a False on the topic does not release
+    for _ in range(5):
+        env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert np.linalg.norm(position(env) - before) < 0.01
+    assert env.link.status["state"] == "estop"
+    client = node.create_client(Trigger, "/viva/release_estop")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    env.link.wait_for(future.done, 5.0, "release service")
+    assert future.result().success
+    wait_status(env, lambda s: s["state"] == "ok", 2.0)
+    for _ in range(5):
+        env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert position(env)[0] - before[0] > 0.05
+    node.destroy_publisher(estop)
+    node.destroy_client(client)
+
+
+def test_a_stalled_robot_is_held_within_one_control_period_and_recovers(env, procs):
+    limits = load_limits(LIMITS)
+    env.reset()
+    period = 1.0 / env.cfg.control_hz
+    procs["sim"].send_signal(signal.SIGSTOP)  # the driver freezes: no frames, no state
+    stalled = time.monotonic()
+    wait_status(env, lambda s: s["state"] == "hold", limits.stale_after_s + period + 0.5)
+    held_after = time.monotonic() - stalled
+    obs, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert truncated and "no fresh camera frame on /camera/camera/color/image_raw" in info["fault"]
+    assert "supervisor holds the arm (status: hold)" in info["fault"]
+    procs["sim"].send_signal(signal.SIGCONT)
+    status = wait_status(env, lambda s: s["state"] == "ok", 5.0)
+    assert status["counts"].get("resync", 0) >= 1
+    # the watchdog (50 Hz) noticed within the stale limit plus one control period
+    assert held_after <= limits.stale_after_s + period + 0.1, held_after
+    obs, info = env.reset()
+    obs, *_ = env.step(np.zeros(4, np.float32))
+    assert obs["image"].shape == (64, 64, 3)
+
+
+def test_restarted_nodes_recover(env, procs):
+    env.reset()
+    # supervisor killed mid-episode: nothing reaches the robot, which keeps its last target
+    stop(procs["supervisor"])
+    env.link.status = {}
+    before = position(env)
+    for _ in range(5):
+        env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert np.linalg.norm(position(env) - before) < 0.01
+    procs["supervisor"] = start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={procs['tmp'] / 'audit.jsonl'}",
+                                log=procs["tmp"] / "supervisor.log")
+    wait_status(env, lambda s: s["state"] == "ok", 30.0)
+    obs, info = env.reset()
+    for _ in range(5):
+        obs, *_ = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert obs["state"][0] - env.cfg.home_position[0] > 0.05
+    # simulated robot killed and restarted: the episode ends with a fault, the next reset works
+    procs["sim"].kill()
+    procs["sim"].wait()
+    *_, truncated, info = env.step(np.zeros(4, np.float32))
+    assert truncated and "fault" in info
+    procs["sim"] = start("sim_robot", log=procs["tmp"] / "sim.log")
+    env.link.wait_for(lambda: env.link.image_t > time.monotonic() - 0.05, 60.0, "restarted sim")
+    obs, info = env.reset()
+    assert np.linalg.norm(obs["state"][:3] - np.array(env.cfg.home_position)) < 0.03
+
+
+def test_a_foreign_publisher_on_the_command_topic_latches_the_estop(env):
+    env.reset()
+    node = env.link.node
+    rogue = node.create_publisher(PoseStamped, "/target_pose", 10)
+    status = wait_status(env, lambda s: s["state"] == "estop", 5.0)
+    assert "1 other publisher(s) on /target_pose" in status["reason"]
+    node.destroy_publisher(rogue)
+    time.sleep(0.5)
+    assert env.link.status["state"] == "estop"  # still latched: only the service releases it
+    client = node.create_client(Trigger, "/viva/release_estop")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    env.link.wait_for(future.done, 5.0, "release service")
+    wait_status(env, lambda s: s["state"] == "ok", 2.0)
+    node.destroy_client(client)
+
+
+def test_no_robot_gives_a_clear_error(monkeypatch):
+    cfg = load_robot_config(ROBOT, {"connect_timeout_s": 1.0, "joint_states_topic": "/nobody/joint_states"})
+    with pytest.raises(RobotError, match=r"no robot state on /nobody/joint_states and .* within 1.0 s"):
+        RosEnv(cfg)

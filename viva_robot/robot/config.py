@@ -1,0 +1,55 @@
+"""How the env backend reaches a robot over ROS 2: topic names, control rate, action scale, home pose.
+
+One YAML per robot set-up (configs/robot/sim-franka.yaml for the simulated robot node, real-franka.yaml for the
+workstation); `viva-robot train/run/record --backend ros --robot FILE` load it once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from viva_robot.config import Config, ConfigError
+from viva_robot.robot.topics import TOPICS
+
+
+class RobotConfig(Config):
+    """The ROS 2 robot the env drives (through the safety supervisor)."""
+
+    image_topic: str = Field(TOPICS["image_topic"], description="camera frames (sensor_msgs/Image, rgb8 or bgr8)")
+    joint_states_topic: str = Field(TOPICS["joint_states_topic"], description="robot joint states")
+    ee_pose_topic: str = Field(TOPICS["ee_pose_topic"], description="measured end-effector pose, base frame")
+    target_topic: str = Field(TOPICS["target_topic"], description="where the agent sends pose targets (the supervisor's input)")
+    gripper_target_topic: str = Field(TOPICS["gripper_target_topic"], description="agent gripper command (0 open .. 1 closed)")
+    success_topic: str = Field(TOPICS["success_topic"], description="std_msgs/Bool: task achieved (operator, detector or value monitor)")
+    status_topic: str = Field(TOPICS["status_topic"], description="the supervisor's status (shown when the arm does not move)")
+    reset_service: str = Field("", description="std_srvs/Trigger called at each reset to put the scene back "
+                               "(the simulated robot's /viva/sim/reset); empty on a real robot: the operator resets the scene")
+    frame_id: str = Field("base", description="frame of the published targets")
+    image_size: int = Field(64, ge=16, description="frames are center-cropped and resized to this (the value's input size)")
+    control_hz: float = Field(10.0, gt=0, le=100, description="agent steps per second")
+    action_scale_m: float = Field(0.02, gt=0, description="end-effector displacement for an action of 1.0 (m)")
+    max_lead_m: float = Field(0.05, gt=0, description="the target stays within this distance of the measured position")
+    home_position: tuple[float, float, float] = Field(description="end-effector position at reset, base frame (m)")
+    home_orientation: tuple[float, float, float, float] = Field(description="end-effector orientation held during "
+                                                                "episodes, quaternion x, y, z, w")
+    home_tolerance_m: float = Field(0.02, gt=0, description="reset is done when the end effector is this close to home")
+    reset_timeout_s: float = Field(30.0, gt=0, description="give up reaching home after this long (error with the supervisor's status)")
+    stale_timeout_s: float = Field(1.0, gt=0, description="no fresh camera frame for this long ends the episode (kept) with a fault")
+    connect_timeout_s: float = Field(10.0, gt=0, description="wait this long for the first frame and robot state")
+    max_steps: int = Field(200, ge=1, description="steps per episode")
+
+
+def load_robot_config(path: Path, overrides: dict | None = None) -> RobotConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: robot config not found (see configs/robot/*.yaml)")
+    try:
+        return RobotConfig.model_validate({**(yaml.safe_load(path.read_text()) or {}), **(overrides or {})})
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(f"{path}: field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None

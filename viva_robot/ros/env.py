@@ -1,0 +1,248 @@
+"""The ROS 2 env backend: the project's env interface (DESIGN.md §2) on a robot reached over topics.
+
+The env never talks to the arm directly: it sends pose targets to the safety supervisor's input topic, which
+alone publishes on the controller's command topic. An action is (dx, dy, dz, gripper) in [-1, 1]: the target
+moves by `action_scale_m` * (dx, dy, dz) from the previous target (from the measured position, a target would
+ratchet down with every millimetre the arm sags under gravity), kept within `max_lead_m` of the measured position
+so a blocked arm does not wind up; orientation is held at the home orientation; gripper -1 open .. 1 closed. A step waits for the next control tick and for a camera frame that
+arrived after the command, so every observation shows the result of the action. Reward is the success topic
+(1.0 while True). Faults end the episode rather than crash the run: no fresh frame within `stale_timeout_s`
+truncates it with `info["fault"]` (the supervisor is already holding the arm), so the data so far is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import gymnasium as gym
+import numpy as np
+import rclpy
+from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
+from geometry_msgs.msg import PoseStamped
+from PIL import Image as PILImage
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float32, String
+from std_srvs.srv import Trigger
+
+from viva_robot.robot.config import RobotConfig
+from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
+
+
+class RobotError(RuntimeError):
+    """The robot cannot be driven (no stream, home unreachable, reset service missing); says what to check."""
+
+
+def fit_image(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Center-crop to a square and resize to size x size (the value's and the agent's input)."""
+    h, w = rgb.shape[:2]
+    if (h, w) == (size, size):
+        return rgb
+    s = min(h, w)
+    crop = rgb[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    return np.asarray(PILImage.fromarray(crop).resize((size, size), PILImage.BILINEAR))
+
+
+class RobotLink:
+    """The latest camera frame, robot state, success flag and supervisor status, kept by a background executor."""
+
+    def __init__(self, cfg: RobotConfig, name: str = "viva_env"):
+        self.cfg = cfg
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.lock = threading.Lock()
+        self.image: np.ndarray | None = None
+        self.image_t = 0.0  # arrival time (time.monotonic) of the newest frame
+        self.image_errors = 0
+        self.last_image_error = ""
+        self.joints: np.ndarray | None = None
+        self.pose: tuple[np.ndarray, np.ndarray] | None = None
+        self.success = False
+        self.status: dict = {}
+        n = self.node
+        n.create_subscription(Image, cfg.image_topic, self._on_image, qos_profile_sensor_data)
+        n.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data)
+        n.create_subscription(PoseStamped, cfg.ee_pose_topic, self._on_pose, qos_profile_sensor_data)
+        n.create_subscription(Bool, cfg.success_topic, self._on_success, 10)
+        n.create_subscription(String, cfg.status_topic, self._on_status, 10)
+        self.target_pub = n.create_publisher(PoseStamped, cfg.target_topic, 10)
+        self.gripper_pub = n.create_publisher(Float32, cfg.gripper_target_topic, 10)
+        self.reset_client = n.create_client(Trigger, cfg.reset_service) if cfg.reset_service else None
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(n)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # the context was shut down under it by close()
+            pass
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            rgb = fit_image(image_from_msg(msg), self.cfg.image_size)
+        except MessageError as e:
+            self.image_errors += 1
+            self.last_image_error = f"{self.cfg.image_topic}: {e}"
+            return
+        with self.lock:
+            self.image, self.image_t = rgb, time.monotonic()
+
+    def _on_joints(self, msg: JointState) -> None:
+        with self.lock:
+            self.joints = np.array(msg.position, np.float32)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        with self.lock:
+            self.pose = pose_from_msg(msg)
+
+    def _on_success(self, msg: Bool) -> None:
+        self.success = bool(msg.data)
+
+    def _on_status(self, msg: String) -> None:
+        try:
+            self.status = json.loads(msg.data)
+        except json.JSONDecodeError:
+            pass
+
+    def send(self, position, orientation, gripper: float | None = None) -> None:
+        self.target_pub.publish(pose_to_msg(position, orientation, self.node.get_clock().now().to_msg(), self.cfg.frame_id))
+        if gripper is not None:
+            self.gripper_pub.publish(Float32(data=float(gripper)))
+
+    def wait_for(self, ready, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if time.monotonic() > deadline:
+                detail = f"; last bad frame: {self.last_image_error}" if self.image_errors else ""
+                raise RobotError(f"{what} within {timeout_s} s{detail}")
+            time.sleep(0.005)
+
+    def call_reset(self, timeout_s: float = 5.0) -> None:
+        if not self.reset_client.wait_for_service(timeout_sec=timeout_s):
+            raise RobotError(f"reset service {self.cfg.reset_service} is not available (is the simulated robot running?)")
+        future = self.reset_client.call_async(Trigger.Request())
+        self.wait_for(future.done, timeout_s, f"no answer from {self.cfg.reset_service}")
+        if not future.result().success:
+            raise RobotError(f"{self.cfg.reset_service} failed: {future.result().message}")
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self.thread.join(timeout=2.0)
+
+
+class RosEnv(gym.Env):
+    """A robot over ROS 2 with image + state observations, success reward and a goal image."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, cfg: RobotConfig, goal_image: np.ndarray | None = None, render_mode: str | None = "rgb_array"):
+        self.cfg = cfg
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": round(cfg.control_hz)}
+        # A real scene is not reproducible from a seed: gymnasium's checker then skips its determinism checks.
+        self.spec = EnvSpec("viva/RosRobot-v0", entry_point="viva_robot.ros.env:RosEnv", nondeterministic=True)
+        self.link = RobotLink(cfg)
+        link = self.link
+        try:
+            link.wait_for(lambda: link.joints is not None and link.pose is not None, cfg.connect_timeout_s,
+                          f"no robot state on {cfg.joint_states_topic} and {cfg.ee_pose_topic} (is the robot driver "
+                          f"or the simulated robot running, on this ROS_DOMAIN_ID?)")
+            link.wait_for(lambda: link.image is not None, cfg.connect_timeout_s,
+                          f"no camera frame on {cfg.image_topic} (is the camera node running?)")
+        except RobotError:
+            link.close()
+            raise
+        s = cfg.image_size
+        state_dim = 7 + len(link.joints)
+        self.observation_space = spaces.Dict({
+            "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
+            "state": spaces.Box(-np.inf, np.inf, (state_dim,), np.float32),
+        })
+        self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
+        if goal_image is not None:
+            goal_image = np.asarray(goal_image)
+            if goal_image.dtype != np.uint8 or goal_image.shape != (s, s, 3):
+                raise ValueError(f"goal image is {goal_image.dtype} {goal_image.shape}, expected uint8 ({s}, {s}, 3) "
+                                 f"like the env's camera frames (image_size {s})")
+        self.goal_image = goal_image
+        self.home = (np.array(cfg.home_position, float), np.array(cfg.home_orientation, float))
+        self._steps = 0
+        self._target = self.home[0].copy()
+        self._next_tick = time.monotonic()
+
+    # -- the interface ---------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        cfg, link = self.cfg, self.link
+        self._move_home()
+        if link.reset_client is not None:
+            link.call_reset()
+        t = time.monotonic()
+        link.wait_for(lambda: link.image_t > t, cfg.stale_timeout_s * 5, f"no fresh camera frame on {cfg.image_topic}")
+        self._steps = 0
+        self._target = self.home[0].copy()
+        self._next_tick = time.monotonic() + 1.0 / cfg.control_hz
+        return self._observation(), {"success": link.success}
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float32)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"ros: action has shape {action.shape}, expected {self.action_space.shape}")
+        if not np.isfinite(action).all():
+            raise ValueError(f"ros: action contains NaN or inf: {action.tolist()}")
+        cfg, link = self.cfg, self.link
+        action = np.clip(action, -1.0, 1.0)
+        with link.lock:
+            measured = link.pose[0].copy()
+        lead = self._target + cfg.action_scale_m * action[:3] - measured
+        self._target = measured + lead * min(1.0, cfg.max_lead_m / max(np.linalg.norm(lead), 1e-9))
+        sent = time.monotonic()
+        link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0)
+        time.sleep(max(0.0, self._next_tick - time.monotonic()))
+        self._next_tick = max(self._next_tick + 1.0 / cfg.control_hz, time.monotonic())
+        self._steps += 1
+        info = {"success": link.success}
+        try:
+            link.wait_for(lambda: link.image_t > sent, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")
+        except RobotError as e:
+            info["fault"] = f"{e}; the supervisor holds the arm (status: {link.status.get('state', 'unknown')})"
+            return self._observation(), 0.0, False, True, info
+        return self._observation(), float(info["success"]), False, self._steps >= cfg.max_steps, info
+
+    def render(self) -> np.ndarray:
+        with self.link.lock:
+            return self.link.image.copy()
+
+    def close(self) -> None:
+        self.link.close()
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def _observation(self) -> dict[str, np.ndarray]:
+        link = self.link
+        with link.lock:
+            p, q = link.pose
+            state = np.concatenate([p, q, link.joints]).astype(np.float32)
+            return {"image": link.image.copy(), "state": state}
+
+    def _move_home(self) -> None:
+        """Step toward home at the control rate through the supervisor (which limits each step)."""
+        cfg, link = self.cfg, self.link
+        deadline = time.monotonic() + cfg.reset_timeout_s
+        while np.linalg.norm(link.pose[0] - self.home[0]) > cfg.home_tolerance_m:
+            if time.monotonic() > deadline:
+                st = link.status
+                raise RobotError(f"end effector did not reach home {list(cfg.home_position)} within "
+                                 f"{cfg.reset_timeout_s} s (at {np.round(link.pose[0], 3).tolist()}); supervisor: "
+                                 f"{st.get('state', 'no status')} ({st.get('reason', '')})")
+            link.send(*self.home, gripper=0.0)
+            time.sleep(1.0 / cfg.control_hz)

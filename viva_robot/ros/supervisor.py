@@ -1,0 +1,210 @@
+"""The safety supervisor node: the only process that publishes on the robot's command topic.
+
+Every agent target (PoseStamped on `target_topic`) goes through `SafetyFilter` (viva_robot/robot/safety.py) and
+only what it returns reaches `command_topic`. A watchdog timer at `watchdog_hz` holds the last safe pose as soon
+as the newest image or robot state is older than `stale_after_s` (arrival times on this node's clock, not header
+stamps, so a camera with a drifting clock cannot hide a stall). A `True` on the e-stop topic latches; only the
+release service clears it. Another publisher on the command topic latches the e-stop too: with two writers the
+arm's target is no longer the supervisor's. Every rejected or clipped command is counted (status topic, JSON) and
+written to an audit log (JSON lines).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float32, String
+from std_srvs.srv import Trigger
+
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
+from viva_robot.robot.topics import TOPICS
+from viva_robot.ros.messages import pose_from_msg, pose_to_msg
+
+RELIABLE_DEPTH = 10
+
+
+class SupervisorNode(Node):
+    def __init__(self, **overrides):
+        super().__init__("viva_safety_supervisor")
+        p = {name: self.declare_parameter(name, default).value for name, default in {
+            **TOPICS, "limits_file": "calibration/workspace.yaml", "watchdog_hz": 50.0, "status_hz": 2.0,
+            "audit_log": "viva_safety_audit.jsonl", "frame_id": "base", **overrides}.items()}
+        self.p = p
+        self.limits = load_limits(Path(p["limits_file"]))  # SafetyConfigError names the file and field
+        self.filter: SafetyFilter | None = None  # built from the first measured pose (the arm must start inside)
+        self.state = "waiting for robot state"
+        self.reason = ""
+        self.sent = 0
+        self._audit = open(p["audit_log"], "a", buffering=1) if p["audit_log"] else None
+        self._measured: tuple[np.ndarray, np.ndarray] | None = None
+        self._stale_since: float | None = None
+        self._estop_pending = False
+        self._last_image: float | None = None
+
+        self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], RELIABLE_DEPTH)
+        self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
+        self.status_pub = self.create_publisher(String, p["status_topic"], RELIABLE_DEPTH)
+        self.create_subscription(Image, p["image_topic"], self._on_image, qos_profile_sensor_data)
+        self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, qos_profile_sensor_data)
+        self.create_subscription(PoseStamped, p["ee_pose_topic"], self._on_pose, qos_profile_sensor_data)
+        self.create_subscription(PoseStamped, p["target_topic"], self._on_target, RELIABLE_DEPTH)
+        self.create_subscription(Float32, p["gripper_target_topic"], self._on_gripper, RELIABLE_DEPTH)
+        self.create_subscription(Bool, p["estop_topic"], self._on_estop, RELIABLE_DEPTH)
+        self.create_service(Trigger, p["release_service"], self._on_release)
+        self.create_timer(1.0 / p["watchdog_hz"], self._watchdog)
+        self.create_timer(1.0 / p["status_hz"], self._publish_status)
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # -- inputs -------------------------------------------------------------------------------------------------------
+    def _on_image(self, msg: Image) -> None:
+        if self.filter is not None:
+            self.filter.image_received(self.now())
+        self._last_image = self.now()
+
+    def _on_joints(self, msg: JointState) -> None:
+        if self.filter is not None:
+            self.filter.state_received(self.now())
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        self._measured = pose_from_msg(msg)
+        t = self.now()
+        if self.filter is None:
+            try:
+                self.filter = SafetyFilter(self.limits, *self._measured)
+            except ValueError as e:
+                self._set_state("refusing", f"{e}")
+                return
+            self.filter.state_received(t)
+            if self._last_image is not None:
+                self.filter.image_received(self._last_image)
+            if self._estop_pending:
+                self.filter.estop()
+            self._set_state("ok", "armed at the measured pose")
+            return
+        self.filter.state_received(t)
+
+    def _on_target(self, msg: PoseStamped) -> None:
+        if self.filter is None:
+            self._audit_write("rejected", ["no robot state yet"], None)
+            return
+        position, orientation = pose_from_msg(msg)
+        verdict = self.filter.check(position, orientation, self.now())
+        if verdict.action == "hold":
+            self._set_state("estop" if self.filter.estopped else "hold", verdict.reasons[0])
+        elif self.state != "ok" and verdict.action in ("accepted", "clipped"):
+            self._set_state("ok", "commands flowing")
+        if verdict.action != "accepted":
+            self._audit_write(verdict.action, verdict.reasons, (position.tolist(), orientation.tolist()))
+        if verdict.position is not None:
+            self._send(verdict.position, verdict.orientation)
+
+    def _on_gripper(self, msg: Float32) -> None:
+        if self.filter is None or self.filter.estopped or self.state != "ok" or not np.isfinite(msg.data):
+            if self.filter is not None:
+                self.filter.counts["gripper command dropped"] += 1
+            return
+        self.gripper_pub.publish(Float32(data=float(np.clip(msg.data, 0.0, 1.0))))
+
+    def _on_estop(self, msg: Bool) -> None:
+        if not msg.data:
+            return  # releasing is a deliberate service call, never a topic message
+        if self.filter is None:
+            self._estop_pending = True
+        else:
+            self.filter.estop()
+            self._send(self.filter.position, self.filter.orientation)
+        self._set_state("estop", "e-stop topic")
+
+    def _on_release(self, request, response):
+        if self.filter is None:
+            self._estop_pending = False
+        else:
+            self.filter.release()
+        response.success, response.message = True, "e-stop released"
+        self.get_logger().warning("e-stop released by service call")
+        self._set_state("ok", "e-stop released")
+        return response
+
+    # -- timers -------------------------------------------------------------------------------------------------------
+    def _watchdog(self) -> None:
+        if self.filter is None:
+            return
+        foreign = self.count_publishers(self.p["command_topic"]) - 1
+        if foreign > 0 and not self.filter.estopped:
+            self.filter.estop()
+            self._set_state("estop", f"{foreign} other publisher(s) on {self.p['command_topic']}")
+        t = self.now()
+        lim = self.limits.stale_after_s
+        stale = [name for name, last in (("image", self.filter._last_image_t), ("robot state", self.filter._last_state_t))
+                 if last is None or t - last > lim]
+        if stale and self._stale_since is None:
+            self._stale_since = t
+            self.filter.counts[f"stale {stale[0]}"] += 1
+            self._send(self.filter.position, self.filter.orientation)  # hold: re-send the last safe pose
+            self._set_state("hold", f"stale {stale[0]}: nothing for {lim} s")
+        elif not stale and self._stale_since is not None:
+            self._stale_since = None
+            if self._measured is not None and not self.filter.resync(*self._measured):
+                self._set_state("refusing", "the arm is outside the workspace limits; move it inside by hand")
+                return
+            if not self.filter.estopped:
+                self._set_state("ok", "streams fresh again")
+
+    def _publish_status(self) -> None:
+        counts = dict(self.filter.counts) if self.filter is not None else {}
+        self.status_pub.publish(String(data=json.dumps(
+            {"state": self.state, "reason": self.reason, "sent": self.sent, "counts": counts, "t": self.now()})))
+
+    # -- outputs ------------------------------------------------------------------------------------------------------
+    def _send(self, position, orientation) -> None:
+        msg = pose_to_msg(position, orientation, self.get_clock().now().to_msg(), self.p["frame_id"])
+        self.command_pub.publish(msg)
+        self.sent += 1
+
+    def _set_state(self, state: str, reason: str) -> None:
+        if (state, reason) != (self.state, self.reason):
+            if state == "ok":  # rclpy ties one severity to each call site
+                self.get_logger().info(f"{state}: {reason}")
+            else:
+                self.get_logger().error(f"{state}: {reason}")
+            self.state, self.reason = state, reason
+            self._audit_write(state, [reason], None)
+            self._publish_status()
+
+    def _audit_write(self, action: str, reasons: list[str], target) -> None:
+        if self._audit is not None:
+            self._audit.write(json.dumps({"t": time.time(), "action": action, "reasons": reasons, "target": target}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    try:
+        node = SupervisorNode()
+    except SafetyConfigError as e:
+        print(f"viva-ros-supervisor: error: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
