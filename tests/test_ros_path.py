@@ -245,3 +245,90 @@ def test_no_robot_gives_a_clear_error(monkeypatch):
     cfg = load_robot_config(ROBOT, {"connect_timeout_s": 1.0, "joint_states_topic": "/nobody/joint_states"})
     with pytest.raises(RobotError, match=r"no robot state on /nobody/joint_states and .* within 1.0 s"):
         RosEnv(cfg)
+
+
+def test_goal_capture_train_and_run_on_the_ros_backend(env, tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    from viva_robot.cli import main
+
+    goal = tmp_path / "goal.png"
+    assert main(["goal", "capture", "--robot", str(ROBOT), "--out", str(goal)]) == 0
+    assert np.asarray(PILImage.open(goal)).shape == (64, 64, 3)
+    run = tmp_path / "run"
+    assert main(["train", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs", "pixels+state",
+                 "--steps", "24", "--random-steps", "12", "--max-steps", "12", "--batch-size", "8", "--hidden", "32", "32",
+                 "--eval-every", "1000", "--eval-episodes", "1", "--checkpoint-every", "12", "--device", "cpu",
+                 "--out", str(run), "-q"]) == 0, capsys.readouterr().err
+    episodes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    episodes = [m for m in episodes if m["kind"] == "episode"]
+    assert len(episodes) == 2 and all(m["length"] == 12 for m in episodes)
+    assert main(["run", "--backend", "ros", "--robot", str(ROBOT), "--policy", str(run), "--episodes", "1"]) == 0
+    result = json.loads(capsys.readouterr().out.split("run directory:")[-1].strip().split("\n", 1)[-1])
+    assert result["episodes"] == 1 and result["step"] == 24
+    assert Path(result["video"]).name == "run_ros_cmd_step_00000024_seed1000000.mp4" and Path(result["video"]).is_file()
+
+
+def test_record_play_episodes_into_a_dataset(env, tmp_path):
+    import threading
+
+    from viva_robot.cli import main
+    from viva_robot.data.dataset import VideoDataset
+
+    env.reset()
+    stop_driving = threading.Event()
+
+    def drive():  # someone moves the arm (here: the env, as teleop would) while `record` listens
+        rng = np.random.default_rng(0)
+        while not stop_driving.is_set():
+            env.step(rng.uniform(-1, 1, 4).astype(np.float32))
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        out = tmp_path / "play.zarr"
+        assert main(["record", str(out), "--robot", str(ROBOT), "--episodes", "2", "--steps", "6", "-q"]) == 0
+    finally:
+        stop_driving.set()
+        driver.join()
+    ds = VideoDataset(out)
+    assert ds.num_episodes == 2 and ds.num_frames == 12 and ds.source == "ros:sim-franka" and ds.fps == 10.0
+    ep = ds.load_episode(1)
+    assert ep.rgb.shape == (6, 64, 64, 3) and ep.state.shape == (6, 16) and ep.action.shape == (6, 7)
+    limits = load_limits(LIMITS)
+    assert (ep.action[:, :3] >= np.array(limits.workspace_min) - 1e-6).all()
+    assert (ep.action[:, :3] <= np.array(limits.workspace_max) + 1e-6).all()
+
+
+def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
+    import torch
+    from PIL import Image as PILImage
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32
+
+    from viva_robot.config import PretrainConfig
+    from viva_robot.rl.guidance import ValueGuide
+    from viva_robot.ros.messages import image_from_msg
+    from viva_robot.value.checkpoint import save_checkpoint
+    from viva_robot.value.networks import ICVF
+
+    torch.manual_seed(0)
+    value = save_checkpoint(tmp_path / "value.pt", step=0, model=ICVF("small", image_size=64),
+                            config=PretrainConfig(out=tmp_path, data=(tmp_path / "x.zarr",), image_size=64, encoder="small"))
+    goal = tmp_path / "goal.png"
+    PILImage.fromarray(env.render()).save(goal)
+    monitor = start("monitor", f"value:={value}", f"goal_image:={goal}", "rate_hz:=5.0", log=tmp_path / "monitor.log")
+    node, values, panels = env.link.node, [], []
+    subs = [node.create_subscription(Float32, "/viva/value", lambda m: values.append(m.data), 10),
+            node.create_subscription(Image, "/viva/value/image", lambda m: panels.append(image_from_msg(m)), 10)]
+    try:
+        env.link.wait_for(lambda: len(panels) >= 3, 60.0, "value monitor output")
+    finally:
+        stop(monitor)
+        for s in subs:
+            node.destroy_subscription(s)
+    assert panels[0].shape == (256, 512, 3)
+    guide = ValueGuide(value, 64, torch.device("cpu"))
+    guide.set_goal(np.asarray(PILImage.open(goal).convert("RGB")))
+    frame = np.ascontiguousarray(panels[1][::4, :256:4])  # the left half is the frame, scaled 4x
+    assert min(abs(guide(frame) - v) for v in values) < 1e-4

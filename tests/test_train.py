@@ -270,11 +270,17 @@ def test_existing_run_is_not_overwritten_and_resume_keeps_the_config(reference, 
     assert sorted(p.name for p in reference.rglob("*")) == before
 
 
-def test_ros_backend_is_refused_until_it_exists(tmp_path, capsys):
+def test_ros_backend_needs_a_robot_config_and_a_goal_image(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--backend", "ros", "--task", "door", "--out", str(out), "-q"]) == 2
-    assert ("viva-robot train: error: backend 'ros' is not available yet (it comes with the ROS 2 nodes); "
-            "use --backend sim") in capsys.readouterr().err
+    assert main(["train", "--backend", "ros", "--out", str(out), "-q"]) == 2
+    assert "backend ros needs --robot CONFIG.yaml" in capsys.readouterr().err
+    robot = ["--robot", "configs/robot/sim-franka.yaml"]
+    assert main(["train", "--backend", "ros", *robot, "--out", str(out), "-q"]) == 2
+    assert "backend ros needs --goal-image PNG: capture one with `viva-robot goal capture`" in capsys.readouterr().err
+    assert main(["train", "--backend", "ros", *robot, "--goal-image", "g.png", "--obs", "state", "--out", str(out), "-q"]) == 2
+    assert "backend ros has no privileged object state or prior data yet" in capsys.readouterr().err
+    assert main(["train", "--backend", "sim", "--out", str(out), "-q"]) == 2
+    assert "backend sim needs a task: one of door, kitchen-microwave" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -14,15 +14,22 @@ from pathlib import Path
 
 from viva_robot import __version__
 from viva_robot.config import (
+    CalibrateBoardConfig,
+    CalibrateHandEyeConfig,
+    CalibrateIntrinsicsConfig,
+    CalibrateWorkspaceConfig,
     CollectConfig,
     Config,
     ConfigError,
     DatasetInfoConfig,
     DatasetShowConfig,
     EvalConfig,
+    GoalCaptureConfig,
     ImportBridgeConfig,
     ImportEgo4DConfig,
     PretrainConfig,
+    RecordConfig,
+    RunConfig,
     TrainConfig,
     ValueCheckConfig,
     load_config,
@@ -36,8 +43,15 @@ EXAMPLES = {
     "value-check": "viva-robot value-check runs/door-icvf/value.pt data/door.zarr --out runs/door-icvf/check",
     "train": "viva-robot train --backend sim --config configs/train/kitchen-microwave.yaml --mode viva --value runs/microwave-icvf/value.pt --out runs/microwave-viva",
     "eval": "viva-robot eval runs/microwave-viva --episodes 20 --video",
+    "goal capture": "viva-robot goal capture --robot configs/robot/real-franka.yaml --out calibration/goal.png",
+    "record": "viva-robot record --backend ros data/franka-play.zarr --robot configs/robot/real-franka.yaml --episodes 20 --steps 300",
+    "run": "viva-robot run --backend ros --robot configs/robot/real-franka.yaml --policy runs/franka-viva --goal-image calibration/goal.png",
     "dataset info": "viva-robot dataset info data/microwave.zarr",
     "dataset show": "viva-robot dataset show data/microwave.zarr --episode 3 --out episode3.png --video episode3.mp4",
+    "calibrate board": "viva-robot calibrate board --out board.png",
+    "calibrate intrinsics": "viva-robot calibrate intrinsics --out calibration/intrinsics.yaml --width 640 --height 480",
+    "calibrate hand-eye": "viva-robot calibrate hand-eye calibration/samples --out calibration/camera_to_base.yaml",
+    "calibrate workspace": "viva-robot calibrate workspace corners.jsonl --margin 0.02 --out calibration/workspace.yaml",
 }
 
 
@@ -98,11 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_command(sub, "value-check", ValueCheckConfig, ("checkpoint", "data"), EXAMPLES["value-check"])
     add_config_command(sub, "train", TrainConfig, (), EXAMPLES["train"])
     add_config_command(sub, "eval", EvalConfig, ("run",), EXAMPLES["eval"])
+    add_config_command(sub, "run", RunConfig, (), EXAMPLES["run"])
+    add_config_command(sub, "record", RecordConfig, ("out",), EXAMPLES["record"])
+    goal = sub.add_parser("goal", help="the goal image of a real-robot task", description="The goal image of a real-robot task.")
+    goal_sub = goal.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add_config_command(goal_sub, "capture", GoalCaptureConfig, (), EXAMPLES["goal capture"], "goal capture")
 
     ds = sub.add_parser("dataset", help="inspect a viva dataset", description="Inspect a viva dataset.")
     ds_sub = ds.add_subparsers(dest="action", metavar="ACTION", required=True)
     add_config_command(ds_sub, "info", DatasetInfoConfig, ("path",), EXAMPLES["dataset info"], "dataset info")
     add_config_command(ds_sub, "show", DatasetShowConfig, ("path",), EXAMPLES["dataset show"], "dataset show")
+
+    cal = sub.add_parser("calibrate", help="camera intrinsics, camera-to-base transform and workspace box of the real arm",
+                         description="Calibrate the real-robot setup; files go to calibration/ (see calibration/README.md).")
+    cal_sub = cal.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, model, positional in (("board", CalibrateBoardConfig, ()), ("intrinsics", CalibrateIntrinsicsConfig, ()),
+                                    ("hand-eye", CalibrateHandEyeConfig, ("samples",)),
+                                    ("workspace", CalibrateWorkspaceConfig, ("poses",))):
+        add_config_command(cal_sub, name, model, positional, EXAMPLES[f"calibrate {name}"], f"calibrate {name}")
     return parser
 
 
@@ -150,7 +177,15 @@ def run(cfg: Config, progress: bool) -> None:
             from viva_robot.rl.train import train
 
             print(f"run directory: {train(cfg, progress=progress)}")
-        case EvalConfig():
+        case GoalCaptureConfig():
+            from viva_robot.ros.record import capture_goal
+
+            print(f"wrote {capture_goal(cfg)}")
+        case RecordConfig():
+            from viva_robot.ros.record import record
+
+            print(json.dumps(record(cfg, progress=progress), indent=2))
+        case EvalConfig() | RunConfig():
             from viva_robot.rl.train import run_eval
 
             print(json.dumps(run_eval(cfg), indent=2))
@@ -165,6 +200,38 @@ def run(cfg: Config, progress: bool) -> None:
             print(f"wrote {contact_sheet(cfg)}")
             if cfg.video is not None:
                 print(f"wrote {episode_video(cfg)}")
+        case CalibrateIntrinsicsConfig():
+            from viva_robot.robot.calibration import intrinsics_from_device, save
+
+            i = intrinsics_from_device(cfg.serial, cfg.width, cfg.height, cfg.fps)
+            save(i, cfg.out, f"written by `viva-robot calibrate intrinsics` from RealSense {i.serial}")
+            print(f"wrote {cfg.out}: {i.width}x{i.height}, fx {i.fx:.1f}, fy {i.fy:.1f}, cx {i.cx:.1f}, cy {i.cy:.1f}, "
+                  f"{i.model} {list(i.distortion)}")
+        case CalibrateBoardConfig():
+            from viva_robot.robot.calibration import CharucoBoardSpec, load, write_board_png
+
+            spec = load(CharucoBoardSpec, cfg.board)
+            print(f"wrote {write_board_png(spec, cfg.out, cfg.dpi)}: {spec.squares_x}x{spec.squares_y} squares of "
+                  f"{spec.square_m * 1000:g} mm; print at 100% scale, measure a square and correct square_m and "
+                  f"marker_m (same ratio) in {cfg.board} if it differs")
+        case CalibrateHandEyeConfig():
+            from viva_robot.robot.calibration import CameraIntrinsics, CharucoBoardSpec, calibrate_hand_eye, load, save
+
+            result = calibrate_hand_eye(cfg.samples, load(CameraIntrinsics, cfg.intrinsics),
+                                        load(CharucoBoardSpec, cfg.board), cfg.method, cfg.min_samples)
+            save(result, cfg.out, f"written by `viva-robot calibrate hand-eye {cfg.samples}`: base_from_camera")
+            print(f"wrote {cfg.out}: camera at {[round(v, 4) for v in result.translation]} m in the base frame, "
+                  f"{result.samples} of {result.views} views used; residuals: mean "
+                  f"{result.residual_translation_mm_mean:.1f} mm / {result.residual_rotation_deg_mean:.2f} deg, max "
+                  f"{result.residual_translation_mm_max:.1f} mm / {result.residual_rotation_deg_max:.2f} deg")
+        case CalibrateWorkspaceConfig():
+            from viva_robot.robot.calibration import load_poses, save, workspace_from_poses
+
+            poses = load_poses(cfg.poses)
+            limits = workspace_from_poses([p[:3, 3] for p in poses], cfg.margin)
+            save(limits, cfg.out, f"written by `viva-robot calibrate workspace {cfg.poses}` from {len(poses)} poses, "
+                                  f"margin {cfg.margin} m")
+            print(f"wrote {cfg.out}: box {list(limits.workspace_min)} .. {list(limits.workspace_max)} m")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("viva_robot").setLevel(logging.INFO)
     from viva_robot.data.dataset import DatasetError
+    from viva_robot.robot.config import RobotError
+    from viva_robot.robot.calibration import CalibrationError
     from viva_robot.value.checkpoint import CheckpointError
     from viva_robot.value.pretrain import TrainingDiverged
 
@@ -179,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         run(cfg, progress=not args.quiet and sys.stderr.isatty())
-    except (ConfigError, DatasetError, CheckpointError, TrainingDiverged, FileNotFoundError) as e:
+    except (ConfigError, DatasetError, CalibrationError, CheckpointError, TrainingDiverged, FileNotFoundError) as e:
         print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

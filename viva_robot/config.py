@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import typing
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from viva_robot.robot.topics import TOPICS
 
 
 class ConfigError(ValueError):
@@ -116,6 +119,47 @@ class DatasetShowConfig(Config):
     frames: int = Field(16, ge=1, le=256, description="number of frames on the sheet, evenly spaced over the episode")
     video: Path | None = Field(None, description="also write the whole episode as an H.264 mp4 at the dataset's fps")
     video_scale: int = Field(4, ge=1, le=16, description="upscale factor for the mp4 (64x64 frames are tiny on screen)")
+
+
+class CalibrateIntrinsicsConfig(Config):
+    """`viva-robot calibrate intrinsics`: save the connected RealSense's factory color intrinsics."""
+
+    out: Path = Field(Path("calibration/intrinsics.yaml"), description="output YAML")
+    serial: str | None = Field(None, description="camera serial number (default: the first RealSense found)")
+    width: int = Field(640, gt=0, description="color stream width; intrinsics hold for one resolution: use the robot's")
+    height: int = Field(480, gt=0, description="color stream height")
+    fps: int = Field(30, gt=0, description="color stream frame rate")
+
+
+class CalibrateBoardConfig(Config):
+    """`viva-robot calibrate board`: a printable ChArUco board (PNG) from its spec."""
+
+    out: Path = Field(Path("board.png"), description="output PNG; print it at 100% scale, then measure a square")
+    board: Path = Field(Path("calibration/board.yaml"), description="board spec: squares, square and marker size (m), "
+                        "ArUco dictionary")
+    dpi: int = Field(300, ge=72, le=2400, description="printer resolution stored in the PNG, so it prints at the spec's size")
+
+
+class CalibrateHandEyeConfig(Config):
+    """`viva-robot calibrate hand-eye`: the camera-to-base transform from views of a ChArUco board held by the gripper."""
+
+    samples: Path = Field(description="folder of 000.png, 001.png, ... and poses.jsonl, whose line k is the gripper pose "
+                          'for image k: {"position": [x, y, z], "orientation": [x, y, z, w]} (robot base frame, m)')
+    intrinsics: Path = Field(Path("calibration/intrinsics.yaml"), description="intrinsics of the camera that took the images")
+    board: Path = Field(Path("calibration/board.yaml"), description="spec of the board in the images")
+    out: Path = Field(Path("calibration/camera_to_base.yaml"), description="output YAML")
+    method: Literal["tsai", "park", "horaud", "andreff", "daniilidis"] = Field("park", description="OpenCV hand-eye method")
+    min_samples: int = Field(8, ge=3, description="fewest views with the board detected to accept "
+                             "(15 or more, with orientations varied by 30 degrees or more, is better)")
+
+
+class CalibrateWorkspaceConfig(Config):
+    """`viva-robot calibrate workspace`: the safety supervisor's workspace box from recorded end-effector positions."""
+
+    poses: Path = Field(description='JSON lines {"position": [x, y, z], "orientation": [x, y, z, w]} (robot base frame, m), '
+                        "e.g. the arm jogged to the corners of the safe region")
+    margin: float = Field(0.02, description="added to the box on every side (m); negative shrinks it")
+    out: Path = Field(Path("calibration/workspace.yaml"), description="output YAML, the supervisor's limits file")
 
 
 def load_config(model: type[Config], preset: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -249,7 +293,10 @@ class TrainConfig(Config):
     """`viva-robot train`: SAC on a sparse-reward task, guided by a frozen video-trained value (ViVa)."""
 
     backend: Literal["sim", "ros"] = Field("sim", description="sim: MuJoCo tasks (gymnasium-robotics); ros: the real arm over ROS 2")
-    task: SimTask = Field(description="task to learn; its goal image is rendered with the task achieved")
+    task: SimTask | None = Field(None, description="simulated task to learn (backend sim); its goal image is rendered "
+                                 "with the task achieved")
+    robot: Path | None = Field(None, description="robot config YAML for backend ros (configs/robot/*.yaml): topics, "
+                               "control rate, home pose")
     out: Path = Field(description="run directory (config, checkpoints with the replay buffer, TensorBoard, eval videos); "
                                   "must not exist unless resuming")
     resume: Path | None = Field(None, description="continue the run in this directory from its last checkpoint")
@@ -294,11 +341,55 @@ class TrainConfig(Config):
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
+        if self.backend == "sim" and self.task is None:
+            raise ValueError(f"backend sim needs a task: one of {', '.join(typing.get_args(SimTask))}")
+        if self.backend == "ros":
+            if self.robot is None:
+                raise ValueError("backend ros needs --robot CONFIG.yaml (configs/robot/real-franka.yaml, or "
+                                 "sim-franka.yaml for the simulated robot node)")
+            if self.goal_image is None:
+                raise ValueError("backend ros needs --goal-image PNG: capture one with `viva-robot goal capture`")
+            if self.obs == "state" or self.prior is not None:
+                raise ValueError("backend ros has no privileged object state or prior data yet: use obs pixels or "
+                                 "pixels+state and no prior")
         if self.mode != "sparse" and self.value is None:
             raise ValueError(f"mode {self.mode!r} needs a value checkpoint: pass --value RUN/value.pt")
         if "critic-init" in self.mode and self.obs == "state":
             raise ValueError(f"mode {self.mode!r} initialises the critic's image encoder; use obs pixels or pixels+state")
         return self
+
+
+class RunConfig(Config):
+    """`viva-robot run`: a trained policy on a backend of your choice (the real arm: --backend ros); episodes and a video."""
+
+    policy: Path = Field(description="run directory of `viva-robot train`")
+    backend: Literal["sim", "ros"] = Field("ros", description="where to run it")
+    robot: Path | None = Field(None, description="robot config YAML for backend ros (configs/robot/*.yaml)")
+    goal_image: Path | None = Field(None, description="goal PNG (default: the one the policy was trained with)")
+    episodes: int = Field(1, ge=1, description="episodes to run")
+    video: bool = Field(True, description="write an mp4 of the first episode with its value curve beside it")
+    seed: int = Field(1_000_000, description="episode k resets with (seed, k)")
+    checkpoint: Path | None = Field(None, description="checkpoint to run (default: the run's latest)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
+
+
+class GoalCaptureConfig(Config):
+    """`viva-robot goal capture`: save the live camera's frame as the goal image (arrange the scene as "done" first)."""
+
+    robot: Path = Field(Path("configs/robot/real-franka.yaml"), description="robot config YAML: camera topic and image size")
+    out: Path = Field(Path("calibration/goal.png"), description="goal PNG to write (image_size x image_size)")
+
+
+class RecordConfig(Config):
+    """`viva-robot record`: record play or teleoperated episodes from the live robot into a viva dataset (Zarr)."""
+
+    out: Path = Field(description="dataset to create or append to (.zarr)")
+    backend: Literal["ros"] = Field("ros", description="where the episodes come from (the ROS 2 robot)")
+    robot: Path = Field(Path("configs/robot/real-franka.yaml"), description="robot config YAML: topics, control rate, image size")
+    episodes: int = Field(1, ge=1, description="episodes to record")
+    steps: int = Field(200, ge=2, description="steps per episode, at the robot config's control_hz")
+    command_topic: str = Field(TOPICS["command_topic"], description="the supervisor's command to the arm, stored as the action")
+    language: str = Field("", description="task description stored with each episode")
 
 
 class EvalConfig(Config):

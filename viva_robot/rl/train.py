@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from viva_robot import config
-from viva_robot.config import ConfigError, EvalConfig, TrainConfig
+from viva_robot.config import ConfigError, EvalConfig, RunConfig, TrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.rl.guidance import ValueGuide, shaped_reward
 from viva_robot.rl.replay import ReplayBuffer, concat_batches
@@ -48,7 +49,12 @@ def make_env(cfg: TrainConfig, camera: bool = True):
 
             return SimEnv(cfg.task, cfg.image_size, goal_image=load_goal_image(cfg), max_steps=cfg.max_steps, camera=camera)
         case "ros":
-            raise ConfigError("backend 'ros' is not available yet (it comes with the ROS 2 nodes); use --backend sim")
+            from viva_robot.robot.config import load_robot_config
+            from viva_robot.ros.env import RosEnv
+
+            robot = load_robot_config(cfg.robot, {"image_size": cfg.image_size,
+                                                  **({"max_steps": cfg.max_steps} if cfg.max_steps else {})})
+            return RosEnv(robot, goal_image=load_goal_image(cfg))
     raise ConfigError(f"unknown backend {cfg.backend!r}")
 
 
@@ -187,20 +193,29 @@ def evaluate(agent: SAC, env, guide: ValueGuide | None, obs_mode: str, episodes:
     return result
 
 
-def run_eval(cfg: EvalConfig) -> dict:
-    """`viva-robot eval RUN_DIR`: the run's latest (or a given) checkpoint, N fresh episodes."""
-    path = cfg.checkpoint or latest_checkpoint(cfg.run)
+def run_eval(cfg: EvalConfig | RunConfig) -> dict:
+    """`viva-robot eval RUN_DIR` / `viva-robot run --policy RUN_DIR`: the run's latest (or a given) checkpoint, N
+    fresh episodes; `run` may put the policy on another backend (the real arm) with its own goal image."""
+    run = cfg.run if isinstance(cfg, EvalConfig) else cfg.policy
+    path = cfg.checkpoint or latest_checkpoint(run)
     if path is None:
-        raise CheckpointError(f"{cfg.run}: no checkpoint to evaluate (checkpoints/ is empty or missing)")
+        raise CheckpointError(f"{run}: no checkpoint to evaluate (checkpoints/ is empty or missing)")
     payload = load_train_checkpoint(path)
     tcfg: TrainConfig = payload["config"]
+    if isinstance(cfg, RunConfig):
+        try:
+            tcfg = TrainConfig.model_validate({**tcfg.to_dict(), "backend": cfg.backend, "robot": cfg.robot,
+                                               "goal_image": cfg.goal_image or tcfg.goal_image})
+        except ValidationError as e:
+            raise ConfigError(f"run {run} on backend {cfg.backend}: {e.errors()[0]['msg']}") from None
     device = resolve_device(cfg.device)
     env = make_env(tcfg)
     guide = _guide(tcfg, env, device)
     agent = build_agent(tcfg.model_copy(update={"mode": "sparse"}), env, None, device)  # weights come from the checkpoint
     agent.load_state_dict(payload["agent"])
     step = payload["progress"]["step"]
-    video = cfg.run / "eval" / f"eval_cmd_step_{step:08d}_seed{cfg.seed}.mp4" if cfg.video else None  # not training's
+    name = f"{'eval' if isinstance(cfg, EvalConfig) else 'run_' + tcfg.backend}_cmd_step_{step:08d}_seed{cfg.seed}.mp4"
+    video = run / "eval" / name if cfg.video else None  # not training's
     result = evaluate(agent, env, guide, tcfg.obs, cfg.episodes, cfg.seed, video)
     env.close()
     result.update(checkpoint=str(path), step=step, video=str(video) if video else None)
@@ -267,7 +282,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     eval_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, unit="step", dynamic_ncols=True,
-               desc=f"train {cfg.task} {cfg.mode}")
+               desc=f"train {cfg.task or cfg.backend} {cfg.mode}")
     start, wall0 = time.perf_counter(), state["wall_s"]
     train_metrics: dict = {}
 

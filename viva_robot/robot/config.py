@@ -15,6 +15,10 @@ from viva_robot.config import Config, ConfigError
 from viva_robot.robot.topics import TOPICS
 
 
+class RobotError(RuntimeError):
+    """The robot cannot be driven (no stream, home unreachable, reset service missing); says what to check."""
+
+
 class RobotConfig(Config):
     """The ROS 2 robot the env drives (through the safety supervisor)."""
 

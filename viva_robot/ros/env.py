@@ -30,12 +30,8 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from viva_robot.robot.config import RobotConfig
+from viva_robot.robot.config import RobotConfig, RobotError
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
-
-
-class RobotError(RuntimeError):
-    """The robot cannot be driven (no stream, home unreachable, reset service missing); says what to check."""
 
 
 def fit_image(rgb: np.ndarray, size: int) -> np.ndarray:
