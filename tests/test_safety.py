@@ -99,3 +99,39 @@ def test_limits_file_errors(tmp_path):
     bad.write_text("workspace_min: [0, 0, 0]\nworkspace_max: [1, 1, 1]\nmax_speed: 3\n")
     with pytest.raises(SafetyConfigError, match="bad.yaml: field 'max_speed': Extra inputs are not permitted"):
         load_limits(bad)
+
+
+def test_fuzz_100k_random_and_adversarial_targets_never_leave_the_limits(sf):
+    """Nothing the filter lets through is outside the box, beyond the tilt limit or more than one step from the
+    previous pose, whatever arrives: huge, NaN/inf, zero or flipped quaternions, targets just outside a face,
+    bursts above the rate limit, stale streams, e-stops and releases."""
+    lim, rng = sf.limits, np.random.default_rng(0)
+    lo, hi = np.array(lim.workspace_min), np.array(lim.workspace_max)
+    sent_p, sent_q, passed, t = sf.position.copy(), sf.orientation.copy(), 0, 0.0
+    for i in range(100_000):
+        kind = rng.integers(8)
+        p = {0: rng.uniform(-10, 10, 3), 1: rng.uniform(lo, hi), 2: np.where(rng.random(3) < 0.5, lo, hi) + rng.normal(0, 1e-6, 3),
+             3: sent_p + rng.normal(0, 0.05, 3), 4: np.where(rng.random(3) < 0.5, np.array([np.nan, np.inf, -np.inf])[rng.integers(3, size=3)], 0.4),
+             5: rng.uniform(-1e9, 1e9, 3), 6: sent_p + rng.normal(0, 1e-3, 3), 7: hi + rng.uniform(0, 1, 3)}[int(kind)]
+        q = {0: rng.normal(size=4), 1: -sent_q, 2: np.zeros(4), 3: np.array([0.0, 0.0, 0.0, 1.0]),
+             4: rng.normal(size=4) * 1e6, 5: sent_q + rng.normal(0, 0.01, 4)}[int(rng.integers(6))]
+        t += rng.choice([1.0 / lim.max_rate_hz, 0.001, 0.1])  # some bursts above the rate limit
+        sf.image_received(t - (lim.stale_after_s * 2 if rng.random() < 0.01 else 0.0))
+        sf.state_received(t)
+        if rng.random() < 0.001:
+            sf.estop()
+        if sf.estopped and rng.random() < 0.01:
+            sf.release()
+        v = sf.check(p, q, t)
+        if v.position is None:
+            continue
+        assert (v.position >= lo - 1e-9).all() and (v.position <= hi + 1e-9).all(), (i, v)
+        assert np.linalg.norm(v.position - sent_p) <= lim.max_translation_m + 1e-9, (i, v)
+        assert quat_angle(v.orientation, sent_q) <= lim.max_rotation_rad + 1e-6, (i, v)
+        assert quat_angle(v.orientation, sf.nominal) <= lim.max_tilt_rad + 1e-6, (i, v)
+        assert np.isfinite(v.position).all() and np.isfinite(v.orientation).all()
+        passed += v.action in ("accepted", "clipped")
+        sent_p, sent_q = v.position, v.orientation
+    assert passed > 20_000  # the fuzz reached the clipping paths, not only the rejections
+    assert sf.counts["workspace"] > 1000 and sf.counts["non-finite or malformed target"] > 1000
+    assert sf.counts["rate limit"] > 1000 and sf.counts["estop latched"] > 0 and sf.counts["stale image"] > 0

@@ -26,14 +26,17 @@ from viva_robot.ros.env import fit_image
 from viva_robot.ros.messages import MessageError, image_from_msg, image_to_msg
 
 
+# ROS parameters and their defaults (a launch file's parameter YAML may set any of these, and nothing else).
+PARAMETERS = {"image_topic": TOPICS["image_topic"], "value_topic": TOPICS["value_topic"],
+              "value_image_topic": TOPICS["value_image_topic"], "success_topic": TOPICS["success_topic"],
+              "value": "", "goal_image": "", "image_size": 64, "rate_hz": 10.0, "trace": 100,
+              "success_threshold": float("nan"), "device": "cpu"}
+
+
 class ValueMonitorNode(Node):
     def __init__(self, **overrides):
         super().__init__("viva_value_monitor")
-        p = {name: self.declare_parameter(name, default).value for name, default in {
-            "image_topic": TOPICS["image_topic"], "value_topic": TOPICS["value_topic"],
-            "value_image_topic": TOPICS["value_image_topic"], "success_topic": TOPICS["success_topic"],
-            "value": "", "goal_image": "", "image_size": 64, "rate_hz": 10.0, "trace": 100,
-            "success_threshold": float("nan"), "device": "cpu", **overrides}.items()}
+        p = {name: self.declare_parameter(name, default).value for name, default in {**PARAMETERS, **overrides}.items()}
         self.p = p
         if not p["value"] or not p["goal_image"]:
             raise ValueError("viva_value_monitor needs the parameters value:=RUN/value.pt and goal_image:=GOAL.png")

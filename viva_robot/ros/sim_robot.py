@@ -33,6 +33,9 @@ from viva_robot.sim.scripts import TASK_SUCCESS, franka_arm_action
 from viva_robot.sim.tasks import get_task, make_env
 
 BASE_BODY, EE_SITE = "panda0_link0", "end_effector"
+# ROS parameters and their defaults (a launch file's parameter YAML may set any of these, and nothing else).
+PARAMETERS = {**TOPICS, "task": "kitchen-microwave", "image_size": 64, "seed": 0, "frame_id": BASE_BODY,
+              "camera_frame_id": "camera_color_optical_frame", "publish_image": True}
 
 
 def _xyzw(wxyz: np.ndarray) -> np.ndarray:
@@ -109,10 +112,7 @@ class FrankaSim:
 class SimRobotNode(Node):
     def __init__(self, **overrides):
         super().__init__("viva_sim_robot")
-        p = {name: self.declare_parameter(name, default).value for name, default in {
-            **TOPICS, "task": "kitchen-microwave", "image_size": 64, "seed": 0, "frame_id": BASE_BODY,
-            "camera_frame_id": "camera_color_optical_frame",
-            "publish_image": True, **overrides}.items()}
+        p = {name: self.declare_parameter(name, default).value for name, default in {**PARAMETERS, **overrides}.items()}
         self.p = p
         self.sim = FrankaSim(p["task"], int(p["image_size"]), int(p["seed"]))
         self.commands = 0

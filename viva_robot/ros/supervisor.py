@@ -31,14 +31,15 @@ from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg
 
 RELIABLE_DEPTH = 10
+# ROS parameters and their defaults (a launch file's parameter YAML may set any of these, and nothing else).
+PARAMETERS = {**TOPICS, "limits_file": "calibration/workspace.yaml", "watchdog_hz": 50.0, "status_hz": 2.0,
+              "audit_log": "viva_safety_audit.jsonl", "frame_id": "base"}
 
 
 class SupervisorNode(Node):
     def __init__(self, **overrides):
         super().__init__("viva_safety_supervisor")
-        p = {name: self.declare_parameter(name, default).value for name, default in {
-            **TOPICS, "limits_file": "calibration/workspace.yaml", "watchdog_hz": 50.0, "status_hz": 2.0,
-            "audit_log": "viva_safety_audit.jsonl", "frame_id": "base", **overrides}.items()}
+        p = {name: self.declare_parameter(name, default).value for name, default in {**PARAMETERS, **overrides}.items()}
         self.p = p
         self.limits = load_limits(Path(p["limits_file"]))  # SafetyConfigError names the file and field
         self.filter: SafetyFilter | None = None  # built from the first measured pose (the arm must start inside)
