@@ -55,6 +55,7 @@ class RobotLink:
         self.lock = threading.Lock()
         self.image: np.ndarray | None = None
         self.image_t = 0.0  # arrival time (time.monotonic) of the newest frame
+        self.image_stamp = None  # its arrival on the ROS clock: targets computed from it carry this stamp
         self.image_errors = 0
         self.last_image_error = ""
         self.joints: np.ndarray | None = None
@@ -82,6 +83,7 @@ class RobotLink:
             pass
 
     def _on_image(self, msg: Image) -> None:
+        arrived = self.node.get_clock().now().to_msg()
         try:
             rgb = fit_image(image_from_msg(msg), self.cfg.image_size)
         except MessageError as e:
@@ -89,7 +91,7 @@ class RobotLink:
             self.last_image_error = f"{self.cfg.image_topic}: {e}"
             return
         with self.lock:
-            self.image, self.image_t = rgb, time.monotonic()
+            self.image, self.image_t, self.image_stamp = rgb, time.monotonic(), arrived
 
     def _on_joints(self, msg: JointState) -> None:
         with self.lock:
@@ -108,8 +110,11 @@ class RobotLink:
         except json.JSONDecodeError:
             pass
 
-    def send(self, position, orientation, gripper: float | None = None) -> None:
-        self.target_pub.publish(pose_to_msg(position, orientation, self.node.get_clock().now().to_msg(), self.cfg.frame_id))
+    def send(self, position, orientation, gripper: float | None = None, stamp=None) -> None:
+        """A target for the supervisor, stamped with the arrival of the frame it was computed from (default: now),
+        which the supervisor keeps on the command: image-in to command-out latency is then measurable downstream."""
+        stamp = stamp if stamp is not None else self.node.get_clock().now().to_msg()
+        self.target_pub.publish(pose_to_msg(position, orientation, stamp, self.cfg.frame_id))
         if gripper is not None:
             self.gripper_pub.publish(Float32(data=float(gripper)))
 
@@ -174,6 +179,7 @@ class RosEnv(gym.Env):
         self.home = (np.array(cfg.home_position, float), np.array(cfg.home_orientation, float))
         self._steps = 0
         self._target = self.home[0].copy()
+        self._obs_stamp = None
         self._next_tick = time.monotonic()
 
     # -- the interface ---------------------------------------------------------------------------------------------
@@ -202,17 +208,18 @@ class RosEnv(gym.Env):
             measured = link.pose[0].copy()
         lead = self._target + cfg.action_scale_m * action[:3] - measured
         self._target = measured + lead * min(1.0, cfg.max_lead_m / max(np.linalg.norm(lead), 1e-9))
-        sent = time.monotonic()
-        link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0)
+        link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0, stamp=self._obs_stamp)
         time.sleep(max(0.0, self._next_tick - time.monotonic()))
-        self._next_tick = max(self._next_tick + 1.0 / cfg.control_hz, time.monotonic())
+        tick = time.monotonic()
+        self._next_tick = max(self._next_tick + 1.0 / cfg.control_hz, tick)
         self._steps += 1
-        info = {"success": link.success}
-        try:
-            link.wait_for(lambda: link.image_t > sent, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")
+        try:  # the first frame after the tick: the agent acts on a frame that just arrived, not one a period old
+            link.wait_for(lambda: link.image_t > tick, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")
         except RobotError as e:
+            info = {"success": link.success}
             info["fault"] = f"{e}; the supervisor holds the arm (status: {link.status.get('state', 'unknown')})"
             return self._observation(), 0.0, False, True, info
+        info = {"success": link.success}
         return self._observation(), float(info["success"]), False, self._steps >= cfg.max_steps, info
 
     def render(self) -> np.ndarray:
@@ -226,6 +233,7 @@ class RosEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         link = self.link
         with link.lock:
+            self._obs_stamp = link.image_stamp
             p, q = link.pose
             state = np.concatenate([p, q, link.joints]).astype(np.float32)
             return {"image": link.image.copy(), "state": state}

@@ -108,8 +108,8 @@ class SupervisorNode(Node):
             self._set_state("ok", "commands flowing")
         if verdict.action != "accepted":
             self._audit_write(verdict.action, verdict.reasons, (position.tolist(), orientation.tolist()))
-        if verdict.position is not None:
-            self._send(verdict.position, verdict.orientation)
+        if verdict.position is not None:  # the command keeps the target's stamp (when its observation arrived)
+            self._send(verdict.position, verdict.orientation, msg.header.stamp)
 
     def _on_gripper(self, msg: Float32) -> None:
         if self.filter is None or self.filter.estopped or self.state != "ok" or not np.isfinite(msg.data):
@@ -169,8 +169,8 @@ class SupervisorNode(Node):
             {"state": self.state, "reason": self.reason, "sent": self.sent, "counts": counts, "t": self.now()})))
 
     # -- outputs ------------------------------------------------------------------------------------------------------
-    def _send(self, position, orientation) -> None:
-        msg = pose_to_msg(position, orientation, self.get_clock().now().to_msg(), self.p["frame_id"])
+    def _send(self, position, orientation, stamp=None) -> None:
+        msg = pose_to_msg(position, orientation, stamp or self.get_clock().now().to_msg(), self.p["frame_id"])
         self.command_pub.publish(msg)
         self.sent += 1
 
