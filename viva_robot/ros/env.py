@@ -209,9 +209,14 @@ class RosEnv(gym.Env):
         lead = self._target + cfg.action_scale_m * action[:3] - measured
         self._target = measured + lead * min(1.0, cfg.max_lead_m / max(np.linalg.norm(lead), 1e-9))
         link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0, stamp=self._obs_stamp)
-        time.sleep(max(0.0, self._next_tick - time.monotonic()))
+        sent, period = time.monotonic(), 1.0 / cfg.control_hz
+        # Wait for the tick, and at least half a period after this command: a step that ran late (a slow frame)
+        # never makes the next command follow on its heels, which the supervisor's rate limit would reject.
+        time.sleep(max(0.0, self._next_tick - sent, 0.5 * period - (time.monotonic() - sent)))
         tick = time.monotonic()
-        self._next_tick = max(self._next_tick + 1.0 / cfg.control_hz, tick)
+        self._next_tick += period
+        if self._next_tick < tick + 0.5 * period:  # late: start a new schedule instead of catching up in a burst
+            self._next_tick = tick + period
         self._steps += 1
         try:  # the first frame after the tick: the agent acts on a frame that just arrived, not one a period old
             link.wait_for(lambda: link.image_t > tick, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")

@@ -52,7 +52,7 @@ class SupervisorNode(Node):
         self._estop_pending = False
         self._last_image: float | None = None
 
-        self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], RELIABLE_DEPTH)
+        self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], 100)  # a slow reader loses none
         self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
         self.status_pub = self.create_publisher(String, p["status_topic"], RELIABLE_DEPTH)
         self.create_subscription(Image, p["image_topic"], self._on_image, qos_profile_sensor_data)
