@@ -135,3 +135,13 @@ def test_fuzz_100k_random_and_adversarial_targets_never_leave_the_limits(sf):
     assert passed > 20_000  # the fuzz reached the clipping paths, not only the rejections
     assert sf.counts["workspace"] > 1000 and sf.counts["non-finite or malformed target"] > 1000
     assert sf.counts["rate limit"] > 1000 and sf.counts["estop latched"] > 0 and sf.counts["stale image"] > 0
+
+
+def test_a_start_pose_just_outside_is_anchored_inside_the_box():
+    """Impedance control overshoots a clipped target by millimetres: within start_margin_m the measured pose is
+    taken as the anchor, clipped into the box, so every later command is still inside."""
+    limits = load_limits(ROOT / "calibration" / "workspace.example.yaml")  # x <= 0.75, margin 0.02
+    f = SafetyFilter(limits, np.array([0.76, 0.0, 0.3]), DOWN)
+    assert f.position.tolist() == [0.75, 0.0, 0.3]
+    assert f.resync(np.array([0.765, 0.0, 0.3]), DOWN) and f.position.tolist() == [0.75, 0.0, 0.3]
+    assert not f.resync(np.array([0.80, 0.0, 0.3]), DOWN) and f.counts["resync refused: arm outside limits"] == 1

@@ -43,6 +43,8 @@ class SafetyLimits(Config):
     max_rotation_rad: float = Field(0.15, gt=0, description="largest orientation change per command")
     max_rate_hz: float = Field(30.0, gt=0, description="commands arriving faster than this are dropped")
     stale_after_s: float = Field(0.5, gt=0, description="hold when the newest image or robot state is older than this")
+    start_margin_m: float = Field(0.02, ge=0, description="a measured pose up to this far outside the box is still "
+                                  "accepted as the start or resync anchor, clipped into the box (tracking overshoots)")
 
     @model_validator(mode="after")
     def _box(self) -> "SafetyLimits":
@@ -108,9 +110,11 @@ class SafetyFilter:
         self.orientation = _normalize(np.asarray(start_orientation, float))
         # Every pose sent stays inside the limits only if the first one is: targets are clipped into the (convex)
         # workspace and tilt sets first, then the step toward them is shortened, which cannot leave the sets.
-        if ((self.position < self.lo) | (self.position > self.hi)).any():
-            raise ValueError(f"start position {self.position.tolist()} is outside the workspace box "
+        m = limits.start_margin_m
+        if ((self.position < self.lo - m) | (self.position > self.hi + m)).any():
+            raise ValueError(f"start position {np.round(self.position, 3).tolist()} is outside the workspace box "
                              f"{self.lo.tolist()} .. {self.hi.tolist()}; move the arm inside it first")
+        self.position = np.clip(self.position, self.lo, self.hi)
         if quat_angle(self.nominal, self.orientation) > limits.max_tilt_rad + 1e-9:
             raise ValueError(f"start orientation is {quat_angle(self.nominal, self.orientation):.3f} rad from the nominal "
                              f"orientation (limit {limits.max_tilt_rad}); rotate the arm back first")
@@ -138,12 +142,14 @@ class SafetyFilter:
     def resync(self, position, orientation) -> bool:
         """Re-anchor the step limits at the measured pose (after the robot was stale, restarted or moved by
         hand), so the next command is one step from where the arm is, not from where it was told to be.
-        Refused (False, counted) when the measured pose is outside the limits: the supervisor keeps holding."""
+        The anchor is clipped into the box (a measured pose may overshoot it by up to start_margin_m); refused
+        (False, counted) when the arm is further out: the supervisor keeps holding."""
         p, q = np.asarray(position, float), _normalize(np.asarray(orientation, float))
-        if ((p < self.lo) | (p > self.hi)).any() or quat_angle(self.nominal, q) > self.limits.max_tilt_rad + 1e-9:
+        m = self.limits.start_margin_m
+        if ((p < self.lo - m) | (p > self.hi + m)).any() or quat_angle(self.nominal, q) > self.limits.max_tilt_rad + 1e-9:
             self.counts["resync refused: arm outside limits"] += 1
             return False
-        self.position, self.orientation = p, q
+        self.position, self.orientation = np.clip(p, self.lo, self.hi), q
         self.counts["resync"] += 1
         return True
 

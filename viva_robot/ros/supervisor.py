@@ -85,7 +85,8 @@ class SupervisorNode(Node):
             try:
                 self.filter = SafetyFilter(self.limits, *self._measured)
             except ValueError as e:
-                self._set_state("refusing", f"{e}")
+                if self.state != "refusing":  # once, not at the robot's state rate
+                    self._set_state("refusing", f"{e}")
                 return
             self.filter.state_received(t)
             if self._last_image is not None:
