@@ -32,7 +32,7 @@ class ValueGuide:
 
     def set_goal(self, goal_image: np.ndarray) -> None:
         with torch.no_grad():
-            self._goal = self.model.encoder(to_input(torch.as_tensor(goal_image, device=self.device)[None]))
+            self._goal = self.model.encoder(to_input(torch.as_tensor(np.array(goal_image), device=self.device)[None]))
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> np.ndarray:
