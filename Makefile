@@ -31,3 +31,4 @@ bench: setup
 	$(PYTHON) benchmarks/ego4d_import.py
 	$(PYTHON) benchmarks/pretrain_throughput.py
 	$(PYTHON) benchmarks/sac_throughput.py
+	$(PYTHON) benchmarks/ros_loop.py

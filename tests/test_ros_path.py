@@ -332,3 +332,95 @@ def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
     guide.set_goal(np.asarray(PILImage.open(goal).convert("RGB")))
     frame = np.ascontiguousarray(panels[1][::4, :256:4])  # the left half is the frame, scaled 4x
     assert min(abs(guide(frame) - v) for v in values) < 1e-4
+
+
+STALL = {"image_topic": "/stall/image", "joint_states_topic": "/stall/joint_states", "ee_pose_topic": "/stall/pose",
+         "target_topic": "/stall/target", "command_topic": "/stall/command", "status_topic": "/stall/status",
+         "estop_topic": "/stall/estop", "release_service": "/stall/release", "success_topic": "/stall/success",
+         "gripper_target_topic": "/stall/gripper", "gripper_command_topic": "/stall/gripper_command",
+         "reset_service": "/stall/reset"}
+
+
+def test_a_stalled_camera_node_is_held_within_one_control_period_and_a_restart_recovers(tmp_path):
+    """Separate camera process (RealSense node replaying a dataset through librealsense's software device),
+    robot without its own camera, supervisor, agent: SIGSTOP the camera -> hold; SIGCONT -> go on; kill and
+    restart the camera -> the next reset works."""
+    from viva_robot.data.dataset import DatasetWriter, Episode
+
+    rng = np.random.default_rng(0)
+    replay = tmp_path / "replay.zarr"
+    DatasetWriter(replay, source="test:replay", fps=30.0, resolution=(48, 64)).append(
+        Episode(rgb=rng.integers(0, 255, (30, 48, 64, 3), dtype=np.uint8), key="replay"))
+    topics = [f"{k}:={v}" for k, v in STALL.items()]
+    sup_topics = [t for t in topics if not t.startswith(("reset_service", "success_topic"))]
+    log = tmp_path / "nodes.log"
+    camera_args = (f"replay:={replay}", "fps:=30", f"image_topic:={STALL['image_topic']}", "info_topic:=/stall/info")
+    procs = {"camera": start("camera", *camera_args, log=log),
+             "sim": start("sim_robot", "publish_image:=false", *topics, log=log),
+             "supervisor": start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp_path / 'audit.jsonl'}",
+                                 *sup_topics, log=log)}
+    limits = load_limits(LIMITS)
+    env = None
+    try:
+        robot_fields = {k: v for k, v in STALL.items() if k not in ("command_topic", "estop_topic", "release_service",
+                                                                     "gripper_command_topic")}
+        env = RosEnv(load_robot_config(ROBOT, {**robot_fields, "max_steps": 50, "connect_timeout_s": 60.0}))
+        obs, _ = env.reset()
+        assert obs["image"].shape == (64, 64, 3)  # 48x64 replay frames, center-cropped and resized
+        wait_status(env, lambda s: s["state"] == "ok", 10.0)
+        for _ in range(3):
+            env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+        procs["camera"].send_signal(signal.SIGSTOP)
+        stalled = time.monotonic()
+        wait_status(env, lambda s: s["state"] == "hold" and "stale image" in s["reason"], 5.0)
+        held_after = time.monotonic() - stalled
+        before = position(env)
+        *_, truncated, info = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+        assert truncated and "no fresh camera frame on /stall/image" in info["fault"]
+        time.sleep(0.3)
+        assert np.linalg.norm(position(env) - before) < 0.01  # held: the arm did not follow the agent
+        assert held_after <= limits.stale_after_s + 1.0 / env.cfg.control_hz + 0.1, held_after
+        procs["camera"].send_signal(signal.SIGCONT)
+        wait_status(env, lambda s: s["state"] == "ok", 5.0)
+        procs["camera"].kill()
+        procs["camera"].wait()
+        wait_status(env, lambda s: s["state"] == "hold", 5.0)
+        procs["camera"] = start("camera", *camera_args, log=log)
+        obs, _ = env.reset()
+        obs, _, _, truncated, info = env.step(np.zeros(4, np.float32))
+        assert "fault" not in info and obs["image"].shape == (64, 64, 3)
+    finally:
+        if env is not None:
+            env.close()
+        for p in procs.values():
+            stop(p)
+
+
+def test_frames_with_the_wrong_encoding_or_size_are_refused_with_the_reason(env):
+    from sensor_msgs.msg import Image
+
+    from viva_robot.ros.env import RobotLink
+    from viva_robot.ros.messages import MessageError, image_from_msg
+
+    mono = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))
+    with pytest.raises(MessageError, match=r"image encoding 'mono8' is not supported; expected 'rgb8' or 'bgr8'"):
+        image_from_msg(mono)
+    short = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(40))
+    with pytest.raises(MessageError, match=r"image buffer has 40 bytes for 4x4 with step 12; expected step >= 12 and 48 bytes"):
+        image_from_msg(short)
+    bgr = Image(height=1, width=2, encoding="bgr8", step=6, data=bytes([1, 2, 3, 4, 5, 6]))
+    assert image_from_msg(bgr).tolist() == [[[3, 2, 1], [6, 5, 4]]]
+    # a live link fed only bad frames says so when it gives up waiting
+    cfg = load_robot_config(ROBOT, {"image_topic": "/bad/image"})
+    link = RobotLink(cfg, "viva_bad_frames")
+    pub = env.link.node.create_publisher(Image, "/bad/image", qos_profile_sensor_data)
+    try:
+        deadline = time.monotonic() + 5.0
+        while link.image_errors == 0 and time.monotonic() < deadline:
+            pub.publish(mono)
+            time.sleep(0.05)
+        with pytest.raises(RobotError, match=r"no frame within 0.2 s; last bad frame: /bad/image: image encoding 'mono8'"):
+            link.wait_for(lambda: link.image is not None, 0.2, "no frame")
+    finally:
+        env.link.node.destroy_publisher(pub)
+        link.close()

@@ -49,6 +49,7 @@ class SupervisorNode(Node):
         self._audit = open(p["audit_log"], "a", buffering=1) if p["audit_log"] else None
         self._measured: tuple[np.ndarray, np.ndarray] | None = None
         self._stale_since: float | None = None
+        self._state_was_stale = False
         self._estop_pending = False
         self._last_image: float | None = None
 
@@ -132,6 +133,10 @@ class SupervisorNode(Node):
     def _on_release(self, request, response):
         if self.filter is None:
             self._estop_pending = False
+        elif self._measured is not None and not self.filter.resync(*self._measured):
+            response.success = False
+            response.message = "the arm is outside the workspace limits; move it inside by hand first"
+            return response
         else:
             self.filter.release()
         response.success, response.message = True, "e-stop released"
@@ -151,6 +156,8 @@ class SupervisorNode(Node):
         lim = self.limits.stale_after_s
         stale = [name for name, last in (("image", self.filter._last_image_t), ("robot state", self.filter._last_state_t))
                  if last is None or t - last > lim]
+        if stale and "robot state" in stale:
+            self._state_was_stale = True
         if stale and self._stale_since is None:
             self._stale_since = t
             self.filter.counts[f"stale {stale[0]}"] += 1
@@ -158,9 +165,15 @@ class SupervisorNode(Node):
             self._set_state("hold", f"stale {stale[0]}: nothing for {lim} s")
         elif not stale and self._stale_since is not None:
             self._stale_since = None
-            if self._measured is not None and not self.filter.resync(*self._measured):
-                self._set_state("refusing", "the arm is outside the workspace limits; move it inside by hand")
+            # Re-anchor at the measured pose when the robot may have moved unseen (its state was stale: a driver
+            # restart, a stall) or is not where it was told to be; a camera gap alone keeps the anchor.
+            moved = self._measured is not None and np.linalg.norm(self._measured[0] - self.filter.position) > \
+                self.limits.max_translation_m
+            if (self._state_was_stale or moved) and self._measured is not None and not self.filter.resync(*self._measured):
+                self.filter.estop()  # nothing moves until the arm is back inside and the operator releases
+                self._set_state("estop", "the arm is outside the workspace limits; move it inside by hand, then release")
                 return
+            self._state_was_stale = False
             if not self.filter.estopped:
                 self._set_state("ok", "streams fresh again")
 
