@@ -131,6 +131,14 @@ def run(agent, steps: int, learning_starts: int, seed: int) -> float:
     return (steps - learning_starts) / (time.perf_counter() - start)
 
 
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=600)
@@ -141,16 +149,20 @@ def main() -> None:
     env = make_env(get_task("door"))
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
-    base, ours = [], []
-    for r in range(args.rounds):  # alternate, so both see the same background load
+    base, ours, ours16 = [], [], []
+    for r in range(args.rounds):  # alternate, so all see the same background load
         torch.manual_seed(r)
         base.append(run(PlainSAC(obs_dim, act_dim), args.steps, args.learning_starts, r))
         torch.manual_seed(r)
         ours.append(run(SAC(ObsEncoder(None, obs_dim), act_dim), args.steps, args.learning_starts, r))
-        print(f"round {r}: baseline {base[-1]:.0f} steps/s, viva-robot {ours[-1]:.0f} steps/s")
-    b, o = max(base), max(ours)
-    print(f"sac_throughput: door state SAC, UTD 1, batch 256: viva-robot {o:.0f} steps/s, CleanRL-style baseline "
-          f"{b:.0f} steps/s, ratio {o / b:.2f}x (target >= 1.5x)")
+        torch.manual_seed(r)
+        ours16.append(run(SAC(ObsEncoder(None, obs_dim), act_dim, bf16=True), args.steps, args.learning_starts, r))
+        print(f"round {r}: baseline {base[-1]:.0f} steps/s, viva-robot {ours[-1]:.0f} steps/s (fp32), "
+              f"{ours16[-1]:.0f} steps/s (--bf16)")
+    b, o, o16 = max(base), max(ours), max(ours16)
+    print(f"sac_throughput: door state SAC, UTD 1, batch 256: CleanRL-style baseline {b:.0f} steps/s; viva-robot "
+          f"{o:.0f} steps/s fp32 ({o / b:.2f}x), {o16:.0f} steps/s with --bf16 ({o16 / b:.2f}x) (target >= 1.5x; bf16 "
+          f"autocast needs AVX512-BF16/AMX on a CPU: {'present' if _cpu_has_bf16() else 'absent here'})")
     if args.viva_steps:
         guidance_cost(args.viva_steps, args.rounds)
 

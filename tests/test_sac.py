@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from viva_robot.rl.replay import ReplayBuffer
@@ -50,11 +51,13 @@ def test_critic_ensemble_and_target_update():
         torch.testing.assert_close(new, old + 0.5 * (online - old))
 
 
-def test_learns_a_one_step_task():
-    """Reward -(a - 0.5)^2, episodes of one step: the deterministic action must move to about 0.5."""
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+def test_learns_a_one_step_task(bf16):
+    """Reward -(a - 0.5)^2, episodes of one step: the deterministic action must move to about 0.5, with float32
+    networks and with bfloat16 autocast (weights stay float32)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    agent = state_sac(1, 1, hidden=(64, 64), lr=3e-3, init_temperature=0.1)
+    agent = state_sac(1, 1, hidden=(64, 64), lr=3e-3, init_temperature=0.1, bf16=bf16)
     buf = state_buffer(1, 1, 2000)
     for step in range(600):
         obs = {"state": np.zeros(1, np.float32)}
@@ -66,6 +69,7 @@ def test_learns_a_one_step_task():
     best = agent.act({"state": np.zeros(1, np.float32)}, eval_mode=True)[0]
     assert abs(best - 0.5) < 0.1, best
     assert math.isfinite(float(metrics["critic_loss"])) and float(metrics["alpha"]) > 0
+    assert all(p.dtype == torch.float32 for p in agent.critic.parameters()) and best.dtype == np.float32
 
 
 def test_state_dict_round_trip():

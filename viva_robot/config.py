@@ -324,6 +324,8 @@ class TrainConfig(Config):
     image_size: int = Field(64, ge=16, description="camera frames are image_size x image_size (the value's size)")
     latent: int = Field(50, ge=1, description="image features are projected to this size (DrQ trunk)")
     shift_pad: int = Field(4, ge=0, description="random-shift augmentation of images by up to this many pixels")
+    bf16: bool = Field(False, description="bfloat16 autocast for the agent's networks (fp32 weights and losses): ~1.4x "
+                       "faster updates on CPUs with AVX512-BF16/AMX and on recent GPUs, slower on other CPUs")
     replay_capacity: int = Field(100_000, ge=2, description="transitions kept (images stored once, uint8)")
     prior: Path | None = Field(None, description="viva dataset with state and actions mixed 50/50 into every batch (RLPD style)")
     prior_ratio: float = Field(0.5, ge=0, lt=1, description="share of each batch drawn from the prior dataset")

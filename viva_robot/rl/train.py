@@ -101,7 +101,7 @@ def build_agent(cfg: TrainConfig, env, guide: ValueGuide | None, device: torch.d
     state_dim = spec["state"][0][0] if "state" in spec else 0
     encoder = ObsEncoder(image_encoder, state_dim, cfg.latent, cfg.shift_pad)
     return SAC(encoder, env.action_space.shape[0], tuple(cfg.hidden), cfg.critics, cfg.lr, cfg.gamma, cfg.tau,
-               device=device)
+               device=device, bf16=cfg.bf16)
 
 
 def episode_seed(seed: int, episode: int) -> int:

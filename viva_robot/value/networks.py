@@ -94,10 +94,12 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
-def ensemble_mlp(ensemble: int, d_in: int, hidden: tuple[int, ...], d_out: int) -> nn.Sequential:
+def ensemble_mlp(ensemble: int, d_in: int, hidden: tuple[int, ...], d_out: int,
+                 activation: type[nn.Module] = nn.GELU) -> nn.Sequential:
+    """Linear -> LayerNorm -> activation per hidden layer (GELU for the value, as ICVF; ReLU for SAC, as RLPD)."""
     layers, d = [], d_in
     for h in hidden:
-        layers += [EnsembleLinear(ensemble, d, h), nn.LayerNorm(h), nn.GELU()]
+        layers += [EnsembleLinear(ensemble, d, h), nn.LayerNorm(h), activation()]
         d = h
     layers.append(EnsembleLinear(ensemble, d, d_out))
     return nn.Sequential(*layers)
