@@ -424,3 +424,26 @@ def test_frames_with_the_wrong_encoding_or_size_are_refused_with_the_reason(env)
     finally:
         env.link.node.destroy_publisher(pub)
         link.close()
+
+
+def test_an_interrupted_recording_keeps_what_it_recorded(env, tmp_path):
+    """Ctrl-C in the middle of the second episode: the first episode and the part of the second recorded so far
+    are in the dataset, readable."""
+    from viva_robot.data.dataset import VideoDataset
+
+    out = tmp_path / "play.zarr"
+    rec = subprocess.Popen(["viva-robot", "record", str(out), "--robot", str(ROBOT), "--episodes", "3", "--steps", "20"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "ROS_DOMAIN_ID": DOMAIN})
+    deadline = time.monotonic() + 60
+    while not (out / "meta").exists() or VideoDataset(out).num_episodes < 1:
+        assert time.monotonic() < deadline and rec.poll() is None, rec.communicate()
+        time.sleep(0.1)
+    time.sleep(0.8)  # some frames into the second episode
+    rec.send_signal(signal.SIGINT)
+    _, err = rec.communicate(timeout=20)
+    assert rec.returncode == 130 and "interrupted; completed episodes are kept" in err
+    ds = VideoDataset(out)
+    lengths = ds.episode_lengths()
+    assert ds.num_episodes == 2 and lengths[0] == 20 and 2 <= lengths[1] < 20, lengths
+    assert ds.load_episode(1).rgb.shape[1:] == (64, 64, 3)
