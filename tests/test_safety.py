@@ -114,7 +114,8 @@ def test_fuzz_100k_random_and_adversarial_targets_never_leave_the_limits(sf):
              3: sent_p + rng.normal(0, 0.05, 3), 4: np.where(rng.random(3) < 0.5, np.array([np.nan, np.inf, -np.inf])[rng.integers(3, size=3)], 0.4),
              5: rng.uniform(-1e9, 1e9, 3), 6: sent_p + rng.normal(0, 1e-3, 3), 7: hi + rng.uniform(0, 1, 3)}[int(kind)]
         q = {0: rng.normal(size=4), 1: -sent_q, 2: np.zeros(4), 3: np.array([0.0, 0.0, 0.0, 1.0]),
-             4: rng.normal(size=4) * 1e6, 5: sent_q + rng.normal(0, 0.01, 4)}[int(rng.integers(6))]
+             4: rng.normal(size=4) * 1e6, 5: sent_q + rng.normal(0, 0.01, 4), 6: rng.normal(size=4) * 1e200,
+             7: np.array([1e-300, 0.0, 0.0, 0.0])}[int(rng.integers(8))]
         t += rng.choice([1.0 / lim.max_rate_hz, 0.001, 0.1])  # some bursts above the rate limit
         sf.image_received(t - (lim.stale_after_s * 2 if rng.random() < 0.01 else 0.0))
         sf.state_received(t)
@@ -122,6 +123,11 @@ def test_fuzz_100k_random_and_adversarial_targets_never_leave_the_limits(sf):
             sf.estop()
         if sf.estopped and rng.random() < 0.01:
             sf.release()
+        if rng.random() < 0.002:  # re-anchor at a measured pose: good, NaN, zero quaternion or far outside
+            measured = [(sent_p + rng.normal(0, 0.005, 3), sent_q), (np.full(3, np.nan), sent_q),
+                        (sent_p, np.zeros(4)), (hi + 1.0, sent_q)][int(rng.integers(4))]
+            if sf.resync(*measured):
+                sent_p, sent_q = sf.position.copy(), sf.orientation.copy()
         v = sf.check(p, q, t)
         if v.position is None:
             continue
@@ -145,3 +151,19 @@ def test_a_start_pose_just_outside_is_anchored_inside_the_box():
     assert f.position.tolist() == [0.75, 0.0, 0.3]
     assert f.resync(np.array([0.765, 0.0, 0.3]), DOWN) and f.position.tolist() == [0.75, 0.0, 0.3]
     assert not f.resync(np.array([0.80, 0.0, 0.3]), DOWN) and f.counts["resync refused: arm outside limits"] == 1
+
+
+def test_huge_quaternions_and_non_finite_anchors_are_refused():
+    """A finite quaternion whose norm overflows (1e200) must not normalise to zero and slip past the angle checks;
+    a NaN or zero-quaternion measured pose never becomes the anchor."""
+    limits = load_limits(ROOT / "calibration" / "workspace.example.yaml")
+    f = SafetyFilter(limits, np.array([0.5, 0.0, 0.3]), DOWN)
+    f.image_received(0.0)
+    f.state_received(0.0)
+    v = f.check(np.array([0.5, 0.0, 0.3]), np.array([1e200, 1e200, 0.0, 0.0]), 0.1)
+    assert np.isfinite(v.orientation).all() and abs(np.linalg.norm(v.orientation) - 1) < 1e-9
+    assert quat_angle(v.orientation, DOWN) <= limits.max_rotation_rad + 1e-9
+    assert not f.resync(np.array([np.nan, 0.0, 0.3]), DOWN) and not f.resync(np.array([0.5, 0.0, 0.3]), np.zeros(4))
+    assert f.counts["resync refused: measured pose not finite"] == 2 and np.isfinite(f.position).all()
+    with pytest.raises(ValueError, match="is not finite or has no orientation"):
+        SafetyFilter(limits, np.array([np.nan, 0.0, 0.3]), DOWN)

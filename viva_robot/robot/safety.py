@@ -75,6 +75,20 @@ def _normalize(q: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
+def valid_pose(position, orientation) -> tuple[np.ndarray, np.ndarray] | None:
+    """(position, unit quaternion) when both are finite and the quaternion has a direction, else None. Scaling
+    by the largest component first keeps a huge but finite quaternion (1e200) from overflowing to a zero one."""
+    p, q = np.asarray(position, float), np.asarray(orientation, float)
+    if p.shape != (3,) or q.shape != (4,) or not (np.isfinite(p).all() and np.isfinite(q).all()):
+        return None
+    scale = np.abs(q).max()
+    if not scale > 0:
+        return None
+    q = q / scale
+    q = q / np.linalg.norm(q)
+    return (p, q) if np.isfinite(q).all() else None
+
+
 def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
     """Rotation angle between two orientations (rad, in [0, pi])."""
     return float(2 * np.arccos(np.clip(abs(np.dot(_normalize(a), _normalize(b))), 0.0, 1.0)))
@@ -106,8 +120,11 @@ class SafetyFilter:
         self.limits = limits
         self.lo, self.hi = np.array(limits.workspace_min), np.array(limits.workspace_max)
         self.nominal = _normalize(np.array(limits.nominal_orientation, float))
-        self.position = np.asarray(start_position, float)  # the last pose sent (the "last safe pose")
-        self.orientation = _normalize(np.asarray(start_orientation, float))
+        pose = valid_pose(start_position, start_orientation)
+        if pose is None:
+            raise ValueError(f"start pose {np.asarray(start_position).tolist()} {np.asarray(start_orientation).tolist()} "
+                             f"is not finite or has no orientation")
+        self.position, self.orientation = pose  # the last pose sent (the "last safe pose")
         # Every pose sent stays inside the limits only if the first one is: targets are clipped into the (convex)
         # workspace and tilt sets first, then the step toward them is shortened, which cannot leave the sets.
         m = limits.start_margin_m
@@ -144,7 +161,11 @@ class SafetyFilter:
         hand), so the next command is one step from where the arm is, not from where it was told to be.
         The anchor is clipped into the box (a measured pose may overshoot it by up to start_margin_m); refused
         (False, counted) when the arm is further out: the supervisor keeps holding."""
-        p, q = np.asarray(position, float), _normalize(np.asarray(orientation, float))
+        pose = valid_pose(position, orientation)
+        if pose is None:
+            self.counts["resync refused: measured pose not finite"] += 1
+            return False
+        p, q = pose
         m = self.limits.start_margin_m
         if ((p < self.lo - m) | (p > self.hi + m)).any() or quat_angle(self.nominal, q) > self.limits.max_tilt_rad + 1e-9:
             self.counts["resync refused: arm outside limits"] += 1
@@ -165,14 +186,14 @@ class SafetyFilter:
         for name, last in (("image", self._last_image_t), ("robot state", self._last_state_t)):
             if last is None or t - last > lim.stale_after_s:
                 return self._hold(f"stale {name}")
-        p, q = np.asarray(position, float), np.asarray(orientation, float)
-        if p.shape != (3,) or q.shape != (4,) or not (np.isfinite(p).all() and np.isfinite(q).all()) or np.linalg.norm(q) < 1e-6:
+        pose = valid_pose(position, orientation)
+        if pose is None:
             self.counts["non-finite or malformed target"] += 1
             return Verdict(None, None, "rejected", ["non-finite or malformed target"])
+        p, q = pose
         if self._last_command_t is not None and t - self._last_command_t < 1.0 / lim.max_rate_hz:
             self.counts["rate limit"] += 1
             return Verdict(None, None, "rejected", ["rate limit"])
-        q = _normalize(q)
         reasons = []
         if ((p < self.lo) | (p > self.hi)).any():
             p = np.clip(p, self.lo, self.hi)
@@ -189,6 +210,8 @@ class SafetyFilter:
         if angle > lim.max_rotation_rad:
             q = slerp(self.orientation, q, lim.max_rotation_rad / angle)
             reasons.append("rotation step")
+        if not (np.isfinite(p).all() and np.isfinite(q).all()):  # belt and braces: nothing non-finite is ever sent
+            return self._hold("non-finite result")
         for r in reasons:
             self.counts[r] += 1
         self.position, self.orientation, self._last_command_t = p, q, t

@@ -301,7 +301,7 @@ class CameraNode(Node):
                     self.get_logger().info(f"camera {self.camera.serial} streaming")
                     timeout = max(timeout, RESTART_PERIOD_S)  # a first frame takes longer (USB, auto-exposure)
                 frame = self.camera.read(timeout)
-            except CameraError as e:
+            except (CameraError, RuntimeError) as e:  # librealsense raises RuntimeError on unplug and USB errors
                 self.camera.stop()
                 self._error(str(e))
                 self._stop.wait(RESTART_PERIOD_S)
@@ -322,10 +322,10 @@ class CameraNode(Node):
             stalled_since, self.last_error = None, ""
             try:
                 self._publish(frame)
-            except Exception:
-                if self.context.ok():
-                    raise
-                return  # shut down (Ctrl-C) while a frame was on its way out
+            except Exception as e:
+                if not self.context.ok():
+                    return  # shut down (Ctrl-C) while a frame was on its way out
+                self._error(f"camera {self.camera.serial}: could not publish a frame ({e.__class__.__name__}: {e})")
 
     def _publish(self, frame: Frame) -> None:
         if frame.timestamp_s <= self._last_stamp or time.time() - frame.timestamp_s > self.stall_timeout_s:

@@ -62,6 +62,8 @@ class RobotLink:
         self.pose: tuple[np.ndarray, np.ndarray] | None = None
         self.success = False
         self.status: dict = {}
+        self.status_t = 0.0  # arrival (time.monotonic) of the newest supervisor status
+        self.pose_t = 0.0  # arrival of the newest end-effector pose
         n = self.node
         n.create_subscription(Image, cfg.image_topic, self._on_image, qos_profile_sensor_data)
         n.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data)
@@ -99,16 +101,18 @@ class RobotLink:
 
     def _on_pose(self, msg: PoseStamped) -> None:
         with self.lock:
-            self.pose = pose_from_msg(msg)
+            self.pose, self.pose_t = pose_from_msg(msg), time.monotonic()
 
     def _on_success(self, msg: Bool) -> None:
         self.success = bool(msg.data)
 
     def _on_status(self, msg: String) -> None:
         try:
-            self.status = json.loads(msg.data)
+            status = json.loads(msg.data)
         except json.JSONDecodeError:
-            pass
+            return
+        with self.lock:
+            self.status, self.status_t = status, time.monotonic()
 
     def send(self, position, orientation, gripper: float | None = None, stamp=None) -> None:
         """A target for the supervisor, stamped with the arrival of the frame it was computed from (default: now),
@@ -160,6 +164,9 @@ class RosEnv(gym.Env):
                           f"or the simulated robot running, on this ROS_DOMAIN_ID?)")
             link.wait_for(lambda: link.image is not None, cfg.connect_timeout_s,
                           f"no camera frame on {cfg.image_topic} (is the camera node running?)")
+            link.wait_for(lambda: link.status_t > 0, cfg.connect_timeout_s,
+                          f"no status from the safety supervisor on {cfg.status_topic} (the env only drives the arm "
+                          f"through it: start viva-ros-supervisor)")
         except RobotError:
             link.close()
             raise
@@ -189,6 +196,7 @@ class RosEnv(gym.Env):
         self._move_home()
         if link.reset_client is not None:
             link.call_reset()
+        link.success = False  # the previous episode's flag; the next message on the success topic says otherwise
         t = time.monotonic()
         link.wait_for(lambda: link.image_t > t, cfg.stale_timeout_s * 5, f"no fresh camera frame on {cfg.image_topic}")
         self._steps = 0
@@ -225,7 +233,21 @@ class RosEnv(gym.Env):
             info["fault"] = f"{e}; the supervisor holds the arm (status: {link.status.get('state', 'unknown')})"
             return self._observation(), 0.0, False, True, info
         info = {"success": link.success}
+        fault = self._fault()
+        if fault:  # the arm is not following the agent: end the episode rather than learn from steps that do nothing
+            info["fault"] = fault
+            return self._observation(), 0.0, False, True, info
         return self._observation(), float(info["success"]), False, self._steps >= cfg.max_steps, info
+
+    def _fault(self) -> str:
+        cfg, link, now = self.cfg, self.link, time.monotonic()
+        if now - link.pose_t > cfg.stale_timeout_s:
+            return f"no robot pose on {cfg.ee_pose_topic} for {now - link.pose_t:.1f} s"
+        if now - link.status_t > max(cfg.stale_timeout_s, 2.0):
+            return f"no status from the safety supervisor on {cfg.status_topic} (is it running?)"
+        if link.status.get("state") != "ok":
+            return f"supervisor {link.status.get('state')}: {link.status.get('reason', '')}"
+        return ""
 
     def render(self) -> np.ndarray:
         with self.link.lock:
@@ -237,11 +259,13 @@ class RosEnv(gym.Env):
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _observation(self) -> dict[str, np.ndarray]:
         link = self.link
-        with link.lock:
-            self._obs_stamp = link.image_stamp
-            p, q = link.pose
-            state = np.concatenate([p, q, link.joints]).astype(np.float32)
-            return {"image": link.image.copy(), "state": state}
+        with link.lock:  # one consistent snapshot: frame, its stamp and the robot state
+            self._obs_stamp, image, (p, q), joints = link.image_stamp, link.image.copy(), link.pose, link.joints
+        state = np.concatenate([p, q, joints]).astype(np.float32)
+        if state.shape != self.observation_space["state"].shape:
+            raise RobotError(f"{self.cfg.joint_states_topic} now has {len(joints)} joints, it had "
+                             f"{self.observation_space['state'].shape[0] - 7} when the env started")
+        return {"image": image, "state": state}
 
     def _move_home(self) -> None:
         """Step toward home at the control rate through the supervisor (which limits each step)."""

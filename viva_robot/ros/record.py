@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 
 from viva_robot.config import GoalCaptureConfig, RecordConfig
 from viva_robot.data.dataset import DatasetWriter, Episode
-from viva_robot.robot.config import load_robot_config
+from viva_robot.robot.config import RobotError, load_robot_config
 from viva_robot.ros.env import RobotLink
 from viva_robot.ros.messages import pose_from_msg
 
@@ -67,30 +67,41 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
         for k in range(cfg.episodes):
             if link.reset_client is not None:
                 link.call_reset()
-            frames, states, actions, flags = [], [], [], []
+            command[0] = None  # the previous episode's last command is not this one's first
+            rows: list[tuple] = []  # one tuple per step, appended at once: Ctrl-C never leaves columns uneven
+            stalled = ""
             try:
                 next_tick = time.monotonic()
                 for t in range(cfg.steps):
                     with link.lock:
                         p, q = link.pose
-                        frames.append(link.image.copy())
-                        states.append(np.concatenate([p, q, link.joints]).astype(np.float32))
-                    actions.append(command[0] if command[0] is not None else np.concatenate([p, q]).astype(np.float32))
-                    flags.append(link.success)
+                        image_age = time.monotonic() - link.image_t
+                        row = (link.image.copy(), np.concatenate([p, q, link.joints]).astype(np.float32),
+                               command[0] if command[0] is not None else np.concatenate([p, q]).astype(np.float32),
+                               link.success)
+                    if image_age > robot.stale_timeout_s:  # a stalled camera would store one frame over and over
+                        stalled = f"camera stalled: no frame on {robot.image_topic} for {image_age:.1f} s"
+                        break
+                    rows.append(row)
                     next_tick += 1.0 / robot.control_hz
                     time.sleep(max(0.0, next_tick - time.monotonic()))
             except KeyboardInterrupt:
-                if len(frames) >= 2:
-                    _commit(writer, first + k, frames, states, actions, flags, cfg.language)
+                if len(rows) >= 2:
+                    _commit(writer, first + k, rows, cfg.language)
                 raise
-            _commit(writer, first + k, frames, states, actions, flags, cfg.language)
+            if len(rows) >= 2:
+                _commit(writer, first + k, rows, cfg.language)
+            if stalled:
+                raise RobotError(f"{stalled}; the {len(rows)} frames before it are kept as episode {first + k}"
+                                 if len(rows) >= 2 else stalled)
             if progress:
-                print(f"episode {first + k}: {len(frames)} frames, success {any(flags)}")
+                print(f"episode {first + k}: {len(rows)} frames, success {any(r[3] for r in rows)}")
         return {"dataset": str(cfg.out), "episodes": writer.num_episodes, "frames": writer.num_frames}
     finally:
         link.close()
 
 
-def _commit(writer: DatasetWriter, index: int, frames, states, actions, flags, language: str) -> None:
+def _commit(writer: DatasetWriter, index: int, rows: list[tuple], language: str) -> None:
+    frames, states, actions, flags = zip(*rows)
     writer.append(Episode(rgb=np.stack(frames), key=f"ros-{index:06d}-{time.strftime('%Y%m%dT%H%M%S')}",
                           state=np.stack(states), action=np.stack(actions), success=np.array(flags), language=language))

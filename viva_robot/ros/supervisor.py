@@ -26,7 +26,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits, valid_pose
 from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg
 
@@ -67,20 +67,25 @@ class SupervisorNode(Node):
         self.create_timer(1.0 / p["status_hz"], self._publish_status)
 
     def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        """Monotonic seconds for the watchdog and the rate limit: a wall clock stepped by NTP would blind both."""
+        return time.monotonic()
 
     # -- inputs -------------------------------------------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
-        if self.filter is not None:
-            self.filter.image_received(self.now())
         self._last_image = self.now()
+        if self.filter is not None:
+            self.filter.image_received(self._last_image)
 
     def _on_joints(self, msg: JointState) -> None:
-        if self.filter is not None:
-            self.filter.state_received(self.now())
+        pass  # joint states are the agent's; the supervisor's robot-state freshness is the pose it anchors on
 
     def _on_pose(self, msg: PoseStamped) -> None:
-        self._measured = pose_from_msg(msg)
+        pose = valid_pose(*pose_from_msg(msg))
+        if pose is None:  # a NaN or zero-quaternion pose never becomes an anchor, nor counts as fresh state
+            if self.filter is not None:
+                self.filter.counts["non-finite robot pose"] += 1
+            return
+        self._measured = pose
         t = self.now()
         if self.filter is None:
             try:
@@ -94,7 +99,9 @@ class SupervisorNode(Node):
                 self.filter.image_received(self._last_image)
             if self._estop_pending:
                 self.filter.estop()
-            self._set_state("ok", "armed at the measured pose")
+                self._set_state("estop", "e-stop topic (before arming)")
+            else:
+                self._set_state("ok", "armed at the measured pose")
             return
         self.filter.state_received(t)
 
@@ -102,6 +109,8 @@ class SupervisorNode(Node):
         if self.filter is None:
             self._audit_write("rejected", ["no robot state yet"], None)
             return
+        if self._stale_since is not None:
+            self._watchdog()  # a target arriving with the first fresh state waits for the re-anchor, never skips it
         position, orientation = pose_from_msg(msg)
         verdict = self.filter.check(position, orientation, self.now())
         if verdict.action == "hold":
@@ -133,12 +142,16 @@ class SupervisorNode(Node):
     def _on_release(self, request, response):
         if self.filter is None:
             self._estop_pending = False
-        elif self._measured is not None and not self.filter.resync(*self._measured):
+            response.success, response.message = True, "e-stop released (not armed yet: waiting for a valid start pose)"
+            return response
+        if self._stale_since is not None:
+            response.success, response.message = False, f"not released: {self.reason}"
+            return response
+        if self._measured is not None and not self.filter.resync(*self._measured):
             response.success = False
             response.message = "the arm is outside the workspace limits; move it inside by hand first"
             return response
-        else:
-            self.filter.release()
+        self.filter.release()
         response.success, response.message = True, "e-stop released"
         self.get_logger().warning("e-stop released by service call")
         self._set_state("ok", "e-stop released")
@@ -180,7 +193,7 @@ class SupervisorNode(Node):
     def _publish_status(self) -> None:
         counts = dict(self.filter.counts) if self.filter is not None else {}
         self.status_pub.publish(String(data=json.dumps(
-            {"state": self.state, "reason": self.reason, "sent": self.sent, "counts": counts, "t": self.now()})))
+            {"state": self.state, "reason": self.reason, "sent": self.sent, "counts": counts, "t": time.time()})))
 
     # -- outputs ------------------------------------------------------------------------------------------------------
     def _send(self, position, orientation, stamp=None) -> None:
