@@ -318,17 +318,20 @@ def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
                             config=PretrainConfig(out=tmp_path, data=(tmp_path / "x.zarr",), image_size=64, encoder="small"))
     goal = tmp_path / "goal.png"
     PILImage.fromarray(env.render()).save(goal)
-    monitor = start("monitor", f"value:={value}", f"goal_image:={goal}", "rate_hz:=5.0", log=tmp_path / "monitor.log")
-    node, values, panels = env.link.node, [], []
+    # success by threshold: with the threshold below any value, every frame counts as success
+    monitor = start("monitor", f"value:={value}", f"goal_image:={goal}", "rate_hz:=5.0", "success_threshold:=-1000.0",
+                    "success_topic:=/viva/value_success", log=tmp_path / "monitor.log")
+    node, values, panels, flags = env.link.node, [], [], []
     subs = [node.create_subscription(Float32, "/viva/value", lambda m: values.append(m.data), 10),
-            node.create_subscription(Image, "/viva/value/image", lambda m: panels.append(image_from_msg(m)), 10)]
+            node.create_subscription(Image, "/viva/value/image", lambda m: panels.append(image_from_msg(m)), 10),
+            node.create_subscription(Bool, "/viva/value_success", lambda m: flags.append(m.data), 10)]
     try:
         env.link.wait_for(lambda: len(panels) >= 3, 60.0, "value monitor output")
     finally:
         stop(monitor)
         for s in subs:
             node.destroy_subscription(s)
-    assert panels[0].shape == (256, 512, 3)
+    assert panels[0].shape == (256, 512, 3) and flags and all(flags)
     guide = ValueGuide(value, 64, torch.device("cpu"))
     guide.set_goal(np.asarray(PILImage.open(goal).convert("RGB")))
     frame = np.ascontiguousarray(panels[1][::4, :256:4])  # the left half is the frame, scaled 4x
