@@ -1,4 +1,16 @@
 """One Gymnasium interface for every robot backend (DESIGN.md §2): the observation carries the camera image
 (uint8 H x W x 3) and the proprioceptive state (plus, in simulation only, privileged object state), `info`
 carries `success`, and the task's goal image is `env.goal_image`. Backends: `sim` (MuJoCo, here) and
-`ros` (a real or simulated Franka over ROS 2, later)."""
+`ros` (a real or simulated Franka over ROS 2, viva_robot/ros/env.py)."""
+
+import numpy as np
+
+
+def checked_action(action, shape: tuple[int, ...], who: str) -> np.ndarray:
+    """A user policy's action as float32, refused with a clear error when its shape is wrong or it has NaN/inf."""
+    action = np.asarray(action, dtype=np.float32)
+    if action.shape != shape:
+        raise ValueError(f"{who}: action has shape {action.shape}, expected {shape}")
+    if not np.isfinite(action).all():
+        raise ValueError(f"{who}: action contains NaN or inf: {action.tolist()}")
+    return action

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from viva_robot.envs import checked_action
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.scripts import KITCHEN_TASKS, TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
@@ -76,11 +77,7 @@ class SimEnv(gym.Env):
         return self._observation(obs), {"success": self._is_success(self._model, self._data)}
 
     def step(self, action):
-        action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape:
-            raise ValueError(f"{self.task.name}: action has shape {action.shape}, expected {self.action_space.shape}")
-        if not np.isfinite(action).all():
-            raise ValueError(f"{self.task.name}: action contains NaN or inf: {action.tolist()}")
+        action = checked_action(action, self.action_space.shape, self.task.name)
         obs, _, _, _, _ = self._env.step(np.clip(action, -1.0, 1.0))
         self._steps += 1
         success = self._is_success(self._model, self._data)

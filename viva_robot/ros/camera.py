@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rclpy
+import rclpy  # noqa: F401  (loaded before pyrealsense2, see below)
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -43,6 +42,7 @@ import pyrealsense2 as rs
 
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.robot.topics import TOPICS
+from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import camera_info_msg, image_to_msg, s_to_stamp
 
 REPLAY_RAM_BYTES = 1 << 30  # replayed datasets up to 1 GiB of frames are decoded once and looped from memory
@@ -350,22 +350,8 @@ class CameraNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    try:
-        node = CameraNode()
-    except (CameraError, DatasetError) as e:  # a bad replay path; camera faults are retried, not fatal
-        print(f"viva-ros-camera: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 1
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    # a bad replay path or parameter stops the node; camera faults at run time are retried, not fatal
+    return run_node(CameraNode, "viva-ros-camera", (CameraError, DatasetError), argv)
 
 if __name__ == "__main__":
     sys.exit(main())

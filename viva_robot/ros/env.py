@@ -30,6 +30,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
+from viva_robot.envs import checked_action
 from viva_robot.robot.config import RobotConfig, RobotError
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
 
@@ -139,10 +140,11 @@ class RobotLink:
             raise RobotError(f"{self.cfg.reset_service} failed: {future.result().message}")
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
+        # Stop the spinning thread before destroying what it waits on: the other order can crash in rcl.
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self.thread.join(timeout=2.0)
 
 
 class RosEnv(gym.Env):
@@ -205,11 +207,7 @@ class RosEnv(gym.Env):
         return self._observation(), {"success": link.success}
 
     def step(self, action):
-        action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape:
-            raise ValueError(f"ros: action has shape {action.shape}, expected {self.action_space.shape}")
-        if not np.isfinite(action).all():
-            raise ValueError(f"ros: action contains NaN or inf: {action.tolist()}")
+        action = checked_action(action, self.action_space.shape, "ros")
         cfg, link = self.cfg, self.link
         action = np.clip(action, -1.0, 1.0)
         with link.lock:

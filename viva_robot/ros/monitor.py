@@ -14,14 +14,13 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32
 
 from viva_robot.robot.topics import TOPICS
+from viva_robot.ros.node import run_node
 from viva_robot.ros.env import fit_image
 from viva_robot.ros.messages import MessageError, image_from_msg, image_to_msg
 
@@ -88,22 +87,7 @@ class ValueMonitorNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    try:
-        node = ValueMonitorNode()
-    except (ValueError, OSError) as e:
-        print(f"viva-ros-value-monitor: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(ValueMonitorNode, "viva-ros-value-monitor", (ValueError, OSError), argv)
 
 if __name__ == "__main__":
     sys.exit(main())

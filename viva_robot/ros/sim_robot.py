@@ -17,8 +17,6 @@ import sys
 
 import mujoco
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from geometry_msgs.msg import PoseStamped
@@ -27,6 +25,7 @@ from std_msgs.msg import Bool, Float32
 from std_srvs.srv import Trigger
 
 from viva_robot.robot.topics import TOPICS
+from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import image_to_msg, joint_state_msg, pose_from_msg, pose_to_msg
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.scripts import TASK_SUCCESS, franka_arm_action
@@ -126,6 +125,10 @@ class SimRobotNode(Node):
         self.create_service(Trigger, p["reset_service"], self._on_reset)
         self.create_timer(self.sim.task.control_dt, self._tick)
 
+    def destroy_node(self) -> None:
+        self.sim.close()
+        super().destroy_node()
+
     def _on_command(self, msg: PoseStamped) -> None:
         if self.count_publishers(self.p["command_topic"]) > 1:
             if not self._foreign_logged:
@@ -160,18 +163,7 @@ class SimRobotNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = SimRobotNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.sim.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(SimRobotNode, "viva-ros-sim-robot", (ValueError,), argv)
 
 if __name__ == "__main__":
     sys.exit(main())

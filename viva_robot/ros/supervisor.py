@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from geometry_msgs.msg import PoseStamped
@@ -28,6 +26,7 @@ from std_srvs.srv import Trigger
 
 from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits, valid_pose
 from viva_robot.robot.topics import TOPICS
+from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg
 
 RELIABLE_DEPTH = 10
@@ -217,22 +216,7 @@ class SupervisorNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    try:
-        node = SupervisorNode()
-    except SafetyConfigError as e:
-        print(f"viva-ros-supervisor: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(SupervisorNode, "viva-ros-supervisor", (SafetyConfigError,), argv)
 
 if __name__ == "__main__":
     sys.exit(main())
