@@ -451,3 +451,14 @@ def test_an_interrupted_recording_keeps_what_it_recorded(env, tmp_path):
     lengths = ds.episode_lengths()
     assert ds.num_episodes == 2 and lengths[0] == 20 and 2 <= lengths[1] < 20, lengths
     assert ds.load_episode(1).rgb.shape[1:] == (64, 64, 3)
+
+
+def test_a_robot_config_that_is_missing_or_wrong_names_the_file_and_field(tmp_path):
+    from viva_robot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"nope.yaml: robot config not found \(see configs/robot/\*.yaml\)"):
+        load_robot_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "robot.yaml"
+    bad.write_text(ROBOT.read_text() + "control_hz: -1\n")
+    with pytest.raises(ConfigError, match=r"robot.yaml: invalid RobotConfig:\n  field 'control_hz': Input should be greater than 0"):
+        load_robot_config(bad)

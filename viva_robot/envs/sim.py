@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from viva_robot.envs import checked_action
+from viva_robot.envs import checked_action, checked_goal_image
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.scripts import KITCHEN_TASKS, TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
@@ -66,7 +66,7 @@ class SimEnv(gym.Env):
             "object_state": spaces.Box(-np.inf, np.inf, (flat.size - self._robot_dims,), np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, self._env.action_space.shape, np.float32)
-        self.goal_image = self._render_goal() if goal_image is None else self._check_goal(goal_image, image_size)
+        self.goal_image = self._render_goal() if goal_image is None else checked_goal_image(goal_image, image_size, task)
         self._steps = 0
 
     # -- the interface ---------------------------------------------------------------------------------------------
@@ -120,9 +120,3 @@ class SimEnv(gym.Env):
         assert self._is_success(self._model, self._data), f"{self.task.name}: goal state is not a success"
         return self.render()
 
-    def _check_goal(self, goal_image: np.ndarray, size: int) -> np.ndarray:
-        goal_image = np.asarray(goal_image)
-        if goal_image.dtype != np.uint8 or goal_image.shape != (size, size, 3):
-            raise ValueError(f"{self.task.name}: goal image is {goal_image.dtype} {goal_image.shape}, expected "
-                             f"uint8 ({size}, {size}, 3) like the env's camera frames")
-        return goal_image

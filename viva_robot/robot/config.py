@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from viva_robot.config import Config, ConfigError
+from viva_robot.config import Config, ConfigError, load_config
 from viva_robot.robot.topics import TOPICS
 
 
@@ -47,13 +46,7 @@ class RobotConfig(Config):
 
 
 def load_robot_config(path: Path, overrides: dict | None = None) -> RobotConfig:
-    path = Path(path)
-    if not path.is_file():
+    """The YAML + overrides, validated like every other config (`load_config`: file, field, what was expected)."""
+    if not Path(path).is_file():
         raise ConfigError(f"{path}: robot config not found (see configs/robot/*.yaml)")
-    try:
-        return RobotConfig.model_validate({**(yaml.safe_load(path.read_text()) or {}), **(overrides or {})})
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise ConfigError(f"{path}: field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    return load_config(RobotConfig, Path(path), overrides)

@@ -179,13 +179,17 @@ class SafetyFilter:
         self.counts[reason] += 1
         return Verdict(self.position.copy(), self.orientation.copy(), "hold", [reason])
 
+    def stale(self, t: float) -> list[str]:
+        """The streams ("image", "robot state") with nothing newer than `stale_after_s` at time t."""
+        return [name for name, last in (("image", self._last_image_t), ("robot state", self._last_state_t))
+                if last is None or t - last > self.limits.stale_after_s]
+
     def check(self, position, orientation, t: float) -> Verdict:
         lim = self.limits
         if self.estopped:
             return self._hold("estop latched")
-        for name, last in (("image", self._last_image_t), ("robot state", self._last_state_t)):
-            if last is None or t - last > lim.stale_after_s:
-                return self._hold(f"stale {name}")
+        if stale := self.stale(t):
+            return self._hold(f"stale {stale[0]}")
         pose = valid_pose(position, orientation)
         if pose is None:
             self.counts["non-finite or malformed target"] += 1

@@ -30,7 +30,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from viva_robot.envs import checked_action
+from viva_robot.envs import checked_action, checked_goal_image
 from viva_robot.robot.config import RobotConfig, RobotError
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
 
@@ -179,12 +179,7 @@ class RosEnv(gym.Env):
             "state": spaces.Box(-np.inf, np.inf, (state_dim,), np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
-        if goal_image is not None:
-            goal_image = np.asarray(goal_image)
-            if goal_image.dtype != np.uint8 or goal_image.shape != (s, s, 3):
-                raise ValueError(f"goal image is {goal_image.dtype} {goal_image.shape}, expected uint8 ({s}, {s}, 3) "
-                                 f"like the env's camera frames (image_size {s})")
-        self.goal_image = goal_image
+        self.goal_image = None if goal_image is None else checked_goal_image(goal_image, s, "ros")
         self.home = (np.array(cfg.home_position, float), np.array(cfg.home_orientation, float))
         self._steps = 0
         self._target = self.home[0].copy()

@@ -66,31 +66,30 @@ class FrankaSim:
         self.target = self.ee_pose()
         self.gripper = 0.0
 
-    def _base(self) -> tuple[np.ndarray, np.ndarray]:
+    def _base(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The base's world position, quaternion (w, x, y, z) and rotation matrix."""
         b = self.model.body(BASE_BODY).id
-        return self.data.xpos[b].copy(), self.data.xquat[b].copy()
+        rot = np.empty(9)
+        mujoco.mju_quat2Mat(rot, self.data.xquat[b])
+        return self.data.xpos[b].copy(), self.data.xquat[b].copy(), rot.reshape(3, 3)
 
     def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """End-effector position and quaternion (x, y, z, w) in the base frame."""
-        bp, bq = self._base()
+        bp, bq, rot = self._base()
         s = self.model.site(EE_SITE).id
-        rot = np.empty(9)
-        mujoco.mju_quat2Mat(rot, bq)
         quat, inv, out = np.empty(4), np.empty(4), np.empty(4)
         mujoco.mju_mat2Quat(quat, self.data.site_xmat[s])
         mujoco.mju_negQuat(inv, bq)
         mujoco.mju_mulQuat(out, inv, quat)
-        return rot.reshape(3, 3).T @ (self.data.site_xpos[s] - bp), _xyzw(out)
+        return rot.T @ (self.data.site_xpos[s] - bp), _xyzw(out)
 
     def step(self) -> None:
         """One control period toward the current target."""
-        bp, bq = self._base()
-        rot = np.empty(9)
-        mujoco.mju_quat2Mat(rot, bq)
+        bp, bq, rot = self._base()
         position, orientation = self.target
         world_q = np.empty(4)
         mujoco.mju_mulQuat(world_q, bq, _wxyz(orientation))
-        action = franka_arm_action(self.model, self.data, bp + rot.reshape(3, 3) @ position, world_q,
+        action = franka_arm_action(self.model, self.data, bp + rot @ position, world_q,
                                    1.0 - 2.0 * self.gripper)  # kitchen finger action: +1 opens, -1 closes
         self.env.step(action)
 

@@ -2,7 +2,7 @@
 
 Every agent target (PoseStamped on `target_topic`) goes through `SafetyFilter` (viva_robot/robot/safety.py) and
 only what it returns reaches `command_topic`. A watchdog timer at `watchdog_hz` holds the last safe pose as soon
-as the newest image or robot state is older than `stale_after_s` (arrival times on this node's clock, not header
+as the newest image or end-effector pose (the robot state it anchors on) is older than `stale_after_s` (arrival times on this node's clock, not header
 stamps, so a camera with a drifting clock cannot hide a stall). A `True` on the e-stop topic latches; only the
 release service clears it. Another publisher on the command topic latches the e-stop too: with two writers the
 arm's target is no longer the supervisor's. Every rejected or clipped command is counted (status topic, JSON) and
@@ -20,7 +20,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from geometry_msgs.msg import PoseStamped
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
@@ -56,7 +56,6 @@ class SupervisorNode(Node):
         self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
         self.status_pub = self.create_publisher(String, p["status_topic"], RELIABLE_DEPTH)
         self.create_subscription(Image, p["image_topic"], self._on_image, qos_profile_sensor_data)
-        self.create_subscription(JointState, p["joint_states_topic"], self._on_joints, qos_profile_sensor_data)
         self.create_subscription(PoseStamped, p["ee_pose_topic"], self._on_pose, qos_profile_sensor_data)
         self.create_subscription(PoseStamped, p["target_topic"], self._on_target, RELIABLE_DEPTH)
         self.create_subscription(Float32, p["gripper_target_topic"], self._on_gripper, RELIABLE_DEPTH)
@@ -74,9 +73,6 @@ class SupervisorNode(Node):
         self._last_image = self.now()
         if self.filter is not None:
             self.filter.image_received(self._last_image)
-
-    def _on_joints(self, msg: JointState) -> None:
-        pass  # joint states are the agent's; the supervisor's robot-state freshness is the pose it anchors on
 
     def _on_pose(self, msg: PoseStamped) -> None:
         pose = valid_pose(*pose_from_msg(msg))
@@ -166,9 +162,8 @@ class SupervisorNode(Node):
             self._set_state("estop", f"{foreign} other publisher(s) on {self.p['command_topic']}")
         t = self.now()
         lim = self.limits.stale_after_s
-        stale = [name for name, last in (("image", self.filter._last_image_t), ("robot state", self.filter._last_state_t))
-                 if last is None or t - last > lim]
-        if stale and "robot state" in stale:
+        stale = self.filter.stale(t)
+        if "robot state" in stale:
             self._state_was_stale = True
         if stale and self._stale_since is None:
             self._stale_since = t
