@@ -75,3 +75,37 @@ def test_camera_off_leaves_frames_out_and_still_passes_the_checker():
     assert set(obs) == {"state", "object_state"} and set(env.observation_space.spaces) == set(obs)
     assert env.goal_image.shape == (32, 32, 3)  # the task's goal image is still there
     env.close()
+
+
+def test_door_goal_shows_the_hand_on_the_opened_door():
+    """The door's goal image: an attempt up to the turned lever, the door pulled 0.3 rad open with the palm on
+    the lever, then swung on to 1.5 rad (no script opens it; a hand at home would read as progress)."""
+    from viva_robot.envs.sim import DOOR_HOLD_ANGLE
+    from viva_robot.sim.scripts import ATTEMPT_MILESTONE, make_policy, pose_hand_on_open_door
+
+    env = SimEnv("door", image_size=32)
+    try:
+        model, data = env._model, env._data
+        env._env.reset(seed=0)
+        home_palm = data.site("S_grasp").xpos.copy()
+        _set_goal_state("door", model, data)
+        hand_at_home = env.render()
+        env._env.reset(seed=0)
+        policy = make_policy("door", "scripted", np.random.default_rng(0), 0.0)
+        while not ATTEMPT_MILESTONE["door"](model, data):
+            env._env.step(policy(model, data))
+        held = data.site("S_grasp").xpos - data.site("S_handle").xpos
+        assert pose_hand_on_open_door(model, data, DOOR_HOLD_ANGLE) < 0.005  # the palm follows the lever
+        assert data.qpos[model.joint("door_hinge").qposadr[0]] == DOOR_HOLD_ANGLE
+        moved = data.site("S_grasp").xpos - data.site("S_handle").xpos
+        assert abs(np.linalg.norm(moved) - np.linalg.norm(held)) < 0.005  # same grip, rotated with the door
+        assert np.linalg.norm(data.site("S_grasp").xpos - home_palm) > 0.15  # not at home
+        probe = data.qpos.copy()
+        assert pose_hand_on_open_door(model, data, 1.5) > 0.05  # the arm cannot follow the lever that far
+        data.qpos[:] = probe
+        assert pose_hand_on_open_door(model, data, 1.5, iterations=0) > 0.1  # swung on, hand left where it was
+        assert env._is_success(model, data)
+        np.testing.assert_array_equal(env.goal_image, env.render())  # ... which is the env's goal image
+        assert np.abs(env.goal_image.astype(int) - hand_at_home.astype(int)).mean() > 1.0
+    finally:
+        env.close()

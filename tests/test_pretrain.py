@@ -400,9 +400,13 @@ def test_huge_learning_rate_diverges(play, tmp_path, capsys):
 def test_value_check_cli(reference, play, tmp_path, capsys):
     out = tmp_path / "check"
     assert main(["value-check", str(reference / "value.pt"), str(play), "--out", str(out), "--device", "cpu"]) == 0
-    assert "temporal-order accuracy: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "temporal-order accuracy: " in printed
     summary = json.loads((out / "value_check.json").read_text())
     assert 0 <= summary["temporal_order_accuracy"] <= 1
+    # the no-learning baseline: these frames' green ramp brings every frame closer to the last in pixels
+    assert summary["pixel_distance_accuracy"] == 1.0 and summary["pixel_distance_accuracy_by_kind"] == {"video": 1.0}
+    assert "pixel-distance baseline (V = -squared pixel difference to g): 1.000\n" in printed
     assert summary["episodes"] == [1, 2, 5, 6]  # the run's held-out episodes of its own dataset
     assert len(summary["per_episode_accuracy"]) == 4
     for name in ("value_curves.png", "value_heatmap.png"):

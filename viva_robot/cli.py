@@ -173,6 +173,10 @@ def run(cfg: Config, progress: bool) -> None:
             detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
             print(f"temporal-order accuracy: {summary['temporal_order_accuracy']:.3f} "
                   f"({len(summary['episodes'])} episodes{detail}; plots in {cfg.out})")
+            kinds = summary["pixel_distance_accuracy_by_kind"]
+            detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
+            print(f"pixel-distance baseline (V = -squared pixel difference to g): "
+                  f"{summary['pixel_distance_accuracy']:.3f}{detail}")
         case TrainConfig():
             from viva_robot.rl.train import train
 

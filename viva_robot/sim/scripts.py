@@ -356,6 +356,28 @@ class DoorScript:
         return np.concatenate([door_arm_action(model, data, target), hand])
 
 
+def pose_hand_on_open_door(model, data, angle: float, iterations: int = 100) -> float:
+    """Open the door to `angle` kinematically with the palm following the lever: the arm's 4 joints solved
+    (damped least squares) so the palm keeps its offset to the handle in the door's frame (iterations=0:
+    the hand stays put). Returns the palm's remaining error in metres (the arm follows the lever to ~1 rad)."""
+    door, palm = model.body("door").id, model.site("S_grasp").id
+    mujoco.mj_kinematics(model, data)
+    offset = data.xmat[door].reshape(3, 3).T @ (data.site_xpos[palm] - data.site("S_handle").xpos)
+    data.qpos[model.joint("door_hinge").qposadr[0]] = angle
+    data.qvel[:] = 0
+
+    def error() -> np.ndarray:
+        mujoco.mj_forward(model, data)
+        return data.site("S_handle").xpos + data.xmat[door].reshape(3, 3) @ offset - data.site_xpos[palm]
+
+    for _ in range(iterations):
+        err = error()  # forward kinematics first: the Jacobian reads them
+        jacp, _ = _site_jacobian(model, data, palm)
+        step = _dls(jacp[:, :ARM_DOFS], err, damping=0.01)
+        data.qpos[:ARM_DOFS] = np.clip(data.qpos[:ARM_DOFS] + step, *model.jnt_range[:ARM_DOFS].T)
+    return float(np.linalg.norm(error()))
+
+
 class DoorPlay:
     """Undirected play: the palm wanders around the handle region while the fingers open and close."""
 

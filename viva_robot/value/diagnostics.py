@@ -57,21 +57,31 @@ def episode_frames(ds: VideoDataset, k: int, size: int | None = None) -> np.ndar
 def temporal_order_accuracy(model: ICVF, ds: VideoDataset, episodes: np.ndarray, device: torch.device,
                             size: int | None = None) -> tuple[float, list[np.ndarray]]:
     """Pooled accuracy over `episodes` and each episode's value curve toward its last frame."""
-    good = total = 0
     curves = []
     for k in episodes:
         rgb = episode_frames(ds, k, size)
-        v = values_to_goal(model, rgb, rgb[-1], device)
-        g, t = temporal_order_pairs(v)
-        good, total = good + g, total + t
-        curves.append(v)
-    return (good / total if total else float("nan")), curves
+        curves.append(values_to_goal(model, rgb, rgb[-1], device))
+    return pooled_accuracy(curves), curves
 
 
 def episode_kind(key: str) -> str:
     """`collect` keys episodes as 'ep00012:scripted:noise=0.1'; anything else (imported video) is 'video'."""
     parts = key.split(":")
     return parts[1] if len(parts) >= 3 and parts[0].startswith("ep") else "video"
+
+
+def pixel_distance_curves(ds: VideoDataset, episodes: np.ndarray, size: int | None = None) -> list[np.ndarray]:
+    """The no-learning baseline a value has to beat: -mean squared pixel difference to the episode's last frame."""
+    curves = []
+    for k in episodes:
+        rgb = episode_frames(ds, k, size).astype(np.float32)
+        curves.append(-((rgb - rgb[-1]) ** 2).mean(axis=(1, 2, 3)))
+    return curves
+
+
+def pooled_accuracy(curves: list[np.ndarray]) -> float:
+    good, total = np.sum([temporal_order_pairs(c) for c in curves], axis=0) if curves else (0, 0)
+    return float(good / total) if total else float("nan")
 
 
 def accuracy_by_kind(ds: VideoDataset, episodes: np.ndarray, curves: list[np.ndarray]) -> dict[str, float]:
@@ -114,7 +124,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
     axes[1].set(title="V(s_t, g = last frame of another episode)", xlabel="episode progress t / T")
     kinds = accuracy_by_kind(ds, episodes, curves)
     detail = f" ({', '.join(f'{k} {v:.3f}' for k, v in kinds.items())})" if len(kinds) > 1 else ""
-    fig.suptitle(f"{ds.path.name}: temporal-order accuracy {acc:.3f} on {len(episodes)} episodes{detail}")
+    pixel = pixel_distance_curves(ds, episodes, size)
+    fig.suptitle(f"{ds.path.name}: temporal-order accuracy {acc:.3f} on {len(episodes)} episodes{detail}; "
+                 f"pixel distance {pooled_accuracy(pixel):.3f}")
     fig.tight_layout()
     fig.savefig(out / "value_curves.png", dpi=110)
     plt.close(fig)
@@ -136,6 +148,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
     summary = {
         "dataset": str(ds.path), "episodes": [int(k) for k in episodes], "temporal_order_accuracy": acc,
         "accuracy_by_kind": accuracy_by_kind(ds, episodes, curves),
+        # the same check for V = -(mean squared pixel difference to g): what the value adds over raw pixels
+        "pixel_distance_accuracy": pooled_accuracy(pixel),
+        "pixel_distance_accuracy_by_kind": accuracy_by_kind(ds, episodes, pixel),
         "per_episode_accuracy": [g / t if t else None for g, t in per_episode],
         "mean_value_own_goal": float(np.mean([c.mean() for c in curves[: len(shown)]])) if shown else None,
         "mean_value_other_goal": float(np.mean(other_means)) if other_means else None,
