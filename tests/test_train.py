@@ -315,3 +315,33 @@ def test_every_mode_runs_on_every_task(task, value, tmp_path):
         assert episode["length"] == 4 and set(episode) >= {"reward/env"}
         assert ("reward/viva" in episode) == ("viva" in mode) and ("reward/potential" in episode) == (mode == "potential")
         assert [r["kind"] for r in rows].count("eval") == 1
+
+
+@pytest.mark.parametrize("checkpoint_every", [20, 10**6])
+def test_ctrl_c_says_whether_there_is_anything_to_resume(tmp_path, checkpoint_every):
+    """A real SIGINT to a `viva-robot train` process: resumable once a checkpoint exists, otherwise the message says
+    there is nothing to resume (instead of suggesting --resume, which would then refuse)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cfg = config(out, None, steps=10**6, obs="state", eval_every=10**6, checkpoint_every=checkpoint_every)
+    proc = subprocess.Popen([sys.executable, "-m", "viva_robot.cli", *flags(cfg)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    ready = (lambda: list((out / "checkpoints").glob("step_*.pt"))) if checkpoint_every == 20 else \
+        (lambda: (out / "metrics.jsonl").exists() and (out / "metrics.jsonl").stat().st_size > 0)
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    if checkpoint_every == 20:
+        assert f"interrupted; continue from the last checkpoint with `viva-robot train --resume {out}`" in err
+    else:
+        assert (f"interrupted; no checkpoint was written yet (one every 1000000 steps), so there is nothing to resume: "
+                f"delete {out} and start again") in err

@@ -238,6 +238,18 @@ def run(cfg: Config, progress: bool) -> None:
             print(f"wrote {cfg.out}: box {list(limits.workspace_min)} .. {list(limits.workspace_max)} m")
 
 
+def _after_interrupt(command: str, cfg) -> str:
+    """What a Ctrl-C leaves: a resumable run, a run with nothing to resume yet, or kept episodes."""
+    if not isinstance(cfg, (PretrainConfig, TrainConfig)):
+        return "completed episodes are kept, run again to resume"
+    from viva_robot.value.checkpoint import latest_checkpoint
+
+    if latest_checkpoint(cfg.out) is not None:
+        return f"continue from the last checkpoint with `viva-robot {command} --resume {cfg.out}`"
+    return (f"no checkpoint was written yet (one every {cfg.checkpoint_every} steps), so there is nothing to "
+            f"resume: delete {cfg.out} and start again")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -256,9 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        what = (f"continue from the last checkpoint with `viva-robot {args._command} --resume {cfg.out}`"
-                if isinstance(cfg, (PretrainConfig, TrainConfig)) else "completed episodes are kept, run again to resume")
-        print(f"viva-robot {args._command}: interrupted; {what}", file=sys.stderr)
+        print(f"viva-robot {args._command}: interrupted; {_after_interrupt(args._command, cfg)}", file=sys.stderr)
         return 130
     return 0
 
