@@ -145,7 +145,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--learning-starts", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=6, help="paired rounds (a multiple of 3 puts each agent first equally often)")
     ap.add_argument("--viva-steps", type=int, default=40, help="learning steps per guidance-cost run (0: skip)")
     args = ap.parse_args()
     env = make_env(get_task("door"))

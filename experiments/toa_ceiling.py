@@ -5,7 +5,7 @@
     python experiments/toa_ceiling.py runs/door data/door.zarr
 
 - pixels: V = -mean squared pixel difference to g;
-- state: V = -distance to g's simulator state (every dimension scaled to unit spread over the dataset);
+- state: V = -distance to g's simulator state (every dimension scaled to unit spread over these episodes);
 - time: V = t, the order itself (1.0 by construction; shown as the scale's top).
 
 A value is a function of (s, g) alone. Where an episode revisits states it was in earlier (undirected play

@@ -334,11 +334,15 @@ def test_ctrl_c_says_whether_there_is_anything_to_resume(tmp_path, checkpoint_ev
     deadline = time.monotonic() + 120
     ready = (lambda: list((out / "checkpoints").glob("step_*.pt"))) if checkpoint_every == 20 else \
         (lambda: (out / "metrics.jsonl").exists() and (out / "metrics.jsonl").stat().st_size > 0)
-    while not ready():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=60)[1]
+    try:
+        while not ready():
+            assert proc.poll() is None, f"train exited with {proc.returncode}: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no progress in 120 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
     assert proc.returncode == 130
     if checkpoint_every == 20:
         assert f"interrupted; continue from the last checkpoint with `viva-robot train --resume {out}`" in err

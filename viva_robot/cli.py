@@ -240,6 +240,8 @@ def run(cfg: Config, progress: bool) -> None:
 
 def _after_interrupt(command: str, cfg) -> str:
     """What a Ctrl-C leaves: a resumable run, a run with nothing to resume yet, or kept episodes."""
+    if cfg is None:
+        return "nothing was started"
     if not isinstance(cfg, (PretrainConfig, TrainConfig)):
         return "completed episodes are kept, run again to resume"
     from viva_robot.value.checkpoint import latest_checkpoint

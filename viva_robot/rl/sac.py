@@ -171,7 +171,9 @@ class SAC:
 
     def _update_actor_and_temperature(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         action, logp = self.actor.sample(features)
-        self.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not gradients for the critic
+        # The actor loss needs dQ/da only, not gradients for the critic. This also makes bf16 autocast cast the
+        # critic's weights afresh: it caches casts of weights that require grad, and these just changed in place.
+        self.critic.requires_grad_(False)
         q = self.critic(features, action).min(0).values
         self.critic.requires_grad_(True)
         actor_loss = (self.alpha.detach() * logp - q).mean()
