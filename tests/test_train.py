@@ -197,6 +197,26 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(reference, value, tmp
     assert resumed == strip(reference / "metrics.jsonl")
 
 
+def test_runs_checkpointed_before_the_cuda_rng_was_stored_still_resume(value, tmp_path):
+    """Train checkpoints written before 2026-11-25 have no "cuda_rng": resuming them continues (on a CPU nothing
+    draws from it), as the unmodified checkpoint does."""
+    from viva_robot.value.checkpoint import write_payload
+
+    runs = []
+    for name in ("old", "new"):
+        run = tmp_path / name
+        assert main(flags(config(run, value).model_copy(update={"steps": 20}))) == 0
+        if name == "old":
+            path = run / "checkpoints" / "step_00000020.pt"
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            del payload["cuda_rng"]
+            write_payload(path, payload)
+        assert main(["train", "--resume", str(run), "--steps", "40", "-q"]) == 0
+        runs.append(load_train_checkpoint(run / "checkpoints" / "step_00000040.pt")["agent"]["actor"])
+    for k, v in runs[0].items():
+        assert torch.equal(v, runs[1][k]), k
+
+
 def test_eval_command_writes_a_video_with_the_value_panel(reference, capsys):
     assert main(["eval", str(reference), "--episodes", "2", "--video", "-q"]) == 0
     result = json.loads(capsys.readouterr().out)

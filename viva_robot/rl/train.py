@@ -267,7 +267,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         agent.load_state_dict(resumed["agent"])
         replay.load_state_dict(resumed["replay"])
         torch.set_rng_state(resumed["torch_rng"])
-        if resumed["cuda_rng"] and torch.cuda.is_available():  # policy noise and image shifts draw here on a GPU
+        # policy noise and image shifts draw here on a GPU (checkpoints of 2026-11-24 and before do not store it)
+        if resumed.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(resumed["cuda_rng"])
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
