@@ -169,14 +169,14 @@ def run(cfg: Config, progress: bool) -> None:
             from viva_robot.value.diagnostics import run_value_check
 
             summary = run_value_check(cfg)
-            kinds = summary["accuracy_by_kind"]
-            detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
+
+            def by_kind(kinds: dict[str, float]) -> str:
+                return "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
+
             print(f"temporal-order accuracy: {summary['temporal_order_accuracy']:.3f} "
-                  f"({len(summary['episodes'])} episodes{detail}; plots in {cfg.out})")
-            kinds = summary["pixel_distance_accuracy_by_kind"]
-            detail = "; " + ", ".join(f"{k}: {v:.3f}" for k, v in kinds.items()) if len(kinds) > 1 else ""
+                  f"({len(summary['episodes'])} episodes{by_kind(summary['accuracy_by_kind'])}; plots in {cfg.out})")
             print(f"pixel-distance baseline (V = -squared pixel difference to g): "
-                  f"{summary['pixel_distance_accuracy']:.3f}{detail}")
+                  f"{summary['pixel_distance_accuracy']:.3f}{by_kind(summary['pixel_distance_accuracy_by_kind'])}")
         case TrainConfig():
             from viva_robot.rl.train import train
 

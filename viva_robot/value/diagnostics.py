@@ -86,12 +86,10 @@ def pooled_accuracy(curves: list[np.ndarray]) -> float:
 
 def accuracy_by_kind(ds: VideoDataset, episodes: np.ndarray, curves: list[np.ndarray]) -> dict[str, float]:
     """Pooled temporal-order accuracy per episode kind (scripted attempts vs undirected play)."""
-    pairs: dict[str, list[int]] = {}
+    groups: dict[str, list[np.ndarray]] = {}
     for k, curve in zip(episodes, curves):
-        g, t = temporal_order_pairs(curve)
-        acc = pairs.setdefault(episode_kind(ds.episode_keys[k]), [0, 0])
-        acc[0], acc[1] = acc[0] + g, acc[1] + t
-    return {kind: g / t for kind, (g, t) in pairs.items() if t}
+        groups.setdefault(episode_kind(ds.episode_keys[k]), []).append(curve)
+    return {kind: acc for kind, group in groups.items() if not np.isnan(acc := pooled_accuracy(group))}
 
 
 def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, device: torch.device,
@@ -125,8 +123,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
     kinds = accuracy_by_kind(ds, episodes, curves)
     detail = f" ({', '.join(f'{k} {v:.3f}' for k, v in kinds.items())})" if len(kinds) > 1 else ""
     pixel = pixel_distance_curves(ds, episodes, size)
+    pixel_acc = pooled_accuracy(pixel)
     fig.suptitle(f"{ds.path.name}: temporal-order accuracy {acc:.3f} on {len(episodes)} episodes{detail}; "
-                 f"pixel distance {pooled_accuracy(pixel):.3f}")
+                 f"pixel distance {pixel_acc:.3f}")
     fig.tight_layout()
     fig.savefig(out / "value_curves.png", dpi=110)
     plt.close(fig)
@@ -147,9 +146,9 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
 
     summary = {
         "dataset": str(ds.path), "episodes": [int(k) for k in episodes], "temporal_order_accuracy": acc,
-        "accuracy_by_kind": accuracy_by_kind(ds, episodes, curves),
+        "accuracy_by_kind": kinds,
         # the same check for V = -(mean squared pixel difference to g): what the value adds over raw pixels
-        "pixel_distance_accuracy": pooled_accuracy(pixel),
+        "pixel_distance_accuracy": pixel_acc,
         "pixel_distance_accuracy_by_kind": accuracy_by_kind(ds, episodes, pixel),
         "per_episode_accuracy": [g / t if t else None for g, t in per_episode],
         "mean_value_own_goal": float(np.mean([c.mean() for c in curves[: len(shown)]])) if shown else None,
