@@ -12,7 +12,7 @@ from viva_robot.data.dataset import DatasetWriter, Episode, VideoDataset
 from viva_robot.data.reader import RamFrames
 from viva_robot.value.diagnostics import temporal_order_pairs
 from viva_robot.value.icvf import ICVFHyper, batch_to_tensors, icvf_loss, polyak_update
-from viva_robot.value.networks import ICVF, MonolithicHead, MultilinearHead, to_input
+from viva_robot.value.networks import ICVF, EnsembleLinear, MonolithicHead, MultilinearHead, to_input
 from viva_robot.value.sampling import GoalDistribution, ICVFSampler, Source, random_crop
 
 LENGTHS = (6, 9, 12, 7, 20, 8, 10, 15)
@@ -267,6 +267,21 @@ def test_polyak_update_moves_target_by_tau():
 
 
 # -- networks -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d_out", [1, 5])  # 1: the multiply-and-sum path of value and Q heads
+def test_ensemble_linear_is_one_linear_map_per_member(d_out):
+    torch.manual_seed(0)
+    layer = EnsembleLinear(3, 7, d_out)
+    torch.nn.init.normal_(layer.bias)
+    x = torch.randn(3, 4, 7, requires_grad=True)
+    y = layer(x)
+    expected = torch.stack([x[e] @ layer.weight[e] + layer.bias[e] for e in range(3)])
+    torch.testing.assert_close(y, expected)
+    grads = torch.autograd.grad((y * torch.arange(y.numel()).view_as(y)).sum(), (x, layer.weight, layer.bias))
+    ref = torch.autograd.grad((expected * torch.arange(y.numel()).view_as(y)).sum(), (x, layer.weight, layer.bias))
+    for g, r in zip(grads, ref):
+        torch.testing.assert_close(g, r)
 
 
 @pytest.mark.parametrize("head_cls", [MonolithicHead, MultilinearHead])
