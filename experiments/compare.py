@@ -98,7 +98,7 @@ def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray
     """(seeds, len(grid)) of `key` from rows of `kind`, step-interpolated (last value carried forward)."""
     out = []
     for seed in args.seeds:
-        rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind]
+        rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind and key in r]
         if not rows:
             continue
         steps = np.array([r["step"] for r in rows])
@@ -118,14 +118,15 @@ def plot(args) -> dict:
 
     steps = _target_steps(args.train_args, args.config) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
     grid = np.linspace(0, steps, 200)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
     summary = {}
     colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for mode in args.modes:
         ev = curves(args, mode, "eval", "success_rate", grid)
         tr = curves(args, mode, "episode", "success", grid)
-        val = curves(args, mode, "episode", "reward/value", grid) if mode != "sparse" else np.empty((0, grid.size))
-        for ax, c in zip(axes, (ev, tr, val)):
+        val = curves(args, mode, "episode", "reward/value", grid)  # empty for modes without shaping
+        q = curves(args, mode, "train", "q_mean", grid)
+        for ax, c in zip(axes, (ev, tr, val, q)):
             if c.size == 0 or np.isnan(c).all():
                 continue
             with warnings.catch_warnings():  # grid points before a run's first row are NaN for every seed
@@ -143,14 +144,17 @@ def plot(args) -> dict:
             "first_success_step": [next((r["step"] for r in eps if r["success"]), None) for eps in episodes],
         }
     titles = ("evaluation success rate (deterministic policy)", "training-episode success (last 10 episodes)",
-              "mean V(s, g*) over training episodes")
+              "mean V(s, g*) over training episodes", "critic: mean Q on replay batches")
     for ax in axes[:2]:
         ax.set_ylim(-0.03, 1.03)
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no mode shapes its reward with the value", ha="center", transform=ax.transAxes)
     fig.suptitle(f"{args.out.name}: mean over seeds, band = min..max", fontsize=11)
     fig.tight_layout()
     args.plot.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,51 @@
+"""experiments/compare.py: the summary and plot it draws from run directories' metrics.jsonl."""
+
+import importlib.util
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compare():
+    spec = importlib.util.spec_from_file_location("compare", ROOT / "experiments" / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compare"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(run: Path, successes: list[int], value: bool) -> None:
+    """Episode and evaluation rows as `viva-robot train` writes them; shaped modes log reward/value per episode."""
+    run.mkdir(parents=True)
+    rows = []
+    for i, s in enumerate(successes):
+        row = {"step": 200 * (i + 1), "kind": "episode", "episode": i, "length": 200, "success": float(s),
+               "reward/env": float(s)}
+        if value:
+            row["reward/value"] = -10.0 + i
+        rows.append(row)
+    rows.append({"step": 200 * len(successes), "kind": "eval", "success_rate": 0.2 * sum(successes[-5:]),
+                 "return": 0.0})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, tmp_path):
+    out = tmp_path / "cmp"
+    write_run(out / "sparse" / "seed0", [0, 0, 0, 0], value=False)
+    write_run(out / "critic-init" / "seed0", [0, 1, 0, 1], value=False)  # a value is loaded, but not in the reward
+    write_run(out / "potential" / "seed0", [0, 0, 1, 1], value=True)
+    args = Namespace(out=out, modes=["sparse", "critic-init", "potential"], seeds=[0], train_args=["--steps", "800"],
+                     config=None, plot=tmp_path / "plot.png")
+    summary = compare.plot(args)
+    assert summary["sparse"]["train_episodes_with_success"] == [0]
+    assert summary["critic-init"]["train_episodes_with_success"] == [2]
+    assert summary["critic-init"]["first_success_step"] == [400]
+    assert summary["potential"]["first_success_step"] == [600]
+    assert summary["potential"]["final_eval_success"] == [pytest.approx(0.4)]
+    assert args.plot.stat().st_size > 10_000
