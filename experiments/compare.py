@@ -145,16 +145,17 @@ def plot(args) -> dict:
         }
     titles = ("evaluation success rate (deterministic policy)", "training-episode success (last 10 episodes)",
               "mean V(s, g*) over training episodes", "critic: mean Q on replay batches")
+    empty = ("no evaluation yet", "no episode yet", "no mode shapes its reward with the value", "no update yet")
     for ax in axes[:2]:
         ax.set_ylim(-0.03, 1.03)
-    for ax, title in zip(axes, titles):
+    for ax, title, nothing in zip(axes, titles, empty):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
         else:
-            ax.text(0.5, 0.5, "no mode shapes its reward with the value", ha="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, nothing, ha="center", transform=ax.transAxes)
     fig.suptitle(f"{args.out.name}: mean over seeds, band = min..max", fontsize=11)
     fig.tight_layout()
     args.plot.parent.mkdir(parents=True, exist_ok=True)
