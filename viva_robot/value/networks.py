@@ -93,7 +93,8 @@ class EnsembleLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.weight.shape[-1] == 1:
             # One output (a value or Q head): a multiply-and-sum. As a matmul this is a matrix-vector product, and
-            # its input gradient an outer product with K = 1; both run far below matmul speed on CPU (~2x slower).
+            # its input gradient an outer product with K = 1; both run far below matmul speed on CPU (measured here:
+            # forward + backward 1.3x slower than this, the input gradient alone 2x).
             return (x * self.weight.transpose(1, 2)).sum(-1, keepdim=True) + self.bias
         return torch.baddbmm(self.bias, x, self.weight)
 
