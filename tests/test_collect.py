@@ -71,6 +71,43 @@ def test_microwave_scripted_attempt_opens_the_door_on_video(tmp_path):
     assert ds.attrs["config"]["env"] == "kitchen-microwave"
 
 
+def test_failure_only_collection_never_succeeds_and_says_so(tmp_path):
+    # 2 scripted attempts at the slide cabinet (each would open it), 1 off-task attempt at the microwave
+    cfg = CollectConfig(env="kitchen-slide-cabinet", out=tmp_path / "f.zarr", episodes=4, size=24, seed=2,
+                        scripted_fraction=0.5, off_task=("kitchen-microwave",), off_task_fraction=0.5,
+                        noise_levels=(0.0,), failure_only=True)
+    plans = [plan_episode(cfg, k) for k in range(4)]
+    collect(cfg, progress=False)
+    ds = VideoDataset(cfg.out)
+    assert ds.attrs["failure_only"] is True and ds.num_episodes == 4
+    assert [p[0] for p in plans] == ds.episode_keys
+    assert {p[1] for p in plans} == {"scripted", "offtask"} and {p[2] for p in plans} >= {"kitchen-microwave"}
+    assert not ds.root["data/success"][:].any()
+    full = CollectConfig(**{**cfg.model_dump(), "out": tmp_path / "full.zarr", "failure_only": False})
+    collect(full, progress=False)
+    ref = VideoDataset(full.out)
+    for k, (_, kind, _, _, _) in enumerate(plans):
+        ep, whole = ds.load_episode(k), ref.load_episode(k)
+        np.testing.assert_array_equal(ep.rgb, whole.rgb[: len(ep.rgb)])  # the same attempt, cut short
+        assert np.isnan(ep.action[-1]).all() and np.isfinite(ep.action[:-1]).all()
+        if kind == "scripted":  # the full attempt opens the cabinet; the failure-only one stops before it
+            first = int(np.argmax(whole.success))
+            assert whole.success.any() and 0.3 * first <= len(ep.rgb) <= first
+    info = subprocess.run([sys.executable, "-m", "viva_robot.cli", "dataset", "info", str(cfg.out)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "failure-only: collected so that the task never succeeds (no episode reaches it)" in info
+
+
+def test_off_task_settings_are_checked():
+    with pytest.raises(ValueError, match="off_task_fraction > 0 needs off_task"):
+        CollectConfig(env="kitchen-slide-cabinet", out=Path("x"), off_task_fraction=0.2)
+    with pytest.raises(ValueError, match="off_task must be tasks of the kitchen-slide-cabinet scene: door"):
+        CollectConfig(env="kitchen-slide-cabinet", out=Path("x"), off_task=("door",), off_task_fraction=0.2)
+    with pytest.raises(ValueError, match="scripted_fraction 0.7 \\+ off_task_fraction 0.5 exceed 1"):
+        CollectConfig(env="kitchen-slide-cabinet", out=Path("x"), scripted_fraction=0.7,
+                      off_task=("kitchen-microwave",), off_task_fraction=0.5)
+
+
 def test_episode_plan_is_a_function_of_seed_and_index():
     cfg = CollectConfig(env="door", out=Path("x"), scripted_fraction=0.5)
     keys = [plan_episode(cfg, k)[0] for k in range(40)]

@@ -11,6 +11,7 @@ import torch
 
 from viva_robot.cli import main
 from viva_robot.config import CollectConfig, PretrainConfig, TrainConfig, load_config
+from viva_robot.data.dataset import VideoDataset
 from viva_robot.rl.guidance import ValueGuide, shaped_reward
 from viva_robot.rl.replay import ReplayBuffer
 from viva_robot.rl.sac import random_shift
@@ -245,6 +246,23 @@ def test_state_mode_with_prior_data(tmp_path):
     with pytest.raises(Exception, match="play.zarr: prior data comes from 'sim:door', this run is sim:kitchen-slide-cabinet"):
         load_prior(other, env, None)
     env.close()
+
+
+def test_prior_marked_failure_only_that_succeeds_is_refused(tmp_path):
+    import zarr
+
+    data = tmp_path / "fails.zarr"
+    collect(CollectConfig(env="kitchen-slide-cabinet", out=data, episodes=1, size=SIZE, scripted_fraction=1.0,
+                          noise_levels=(0.0,)), progress=False)  # a scripted attempt: it opens the cabinet
+    zarr.open_group(data, mode="r+").attrs["failure_only"] = True  # mislabelled
+    cfg = config(tmp_path / "run", obs="state", prior=data, task="kitchen-slide-cabinet")
+    env = make_env(cfg, camera=False)
+    first = int(np.argmax(VideoDataset(data).load_episode(0).success))
+    with pytest.raises(Exception, match=f"fails.zarr: marked failure-only, but episode 0 \\(ep00000:scripted:noise=0\\) "
+                                        f"achieves the task at frame {first}; a prior of failures must never succeed"):
+        load_prior(cfg, env, None)
+    env.close()
+    assert not (tmp_path / "run").exists()
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------

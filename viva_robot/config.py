@@ -93,11 +93,29 @@ class CollectConfig(Config):
     noise_levels: tuple[float, ...] = Field(
         (0.0, 0.05, 0.1, 0.2), description="Gaussian action noise std for scripted attempts, one picked per episode"
     )
+    off_task: tuple[SimTask, ...] = Field(
+        (), description="other tasks of the same scene whose scripted attempts are filmed too (off-task attempts, "
+        "e.g. [kitchen-microwave, kitchen-light-switch] in the slide-cabinet scene)")
+    off_task_fraction: float = Field(0.0, ge=0, le=1, description="share of episodes that are off-task attempts")
+    failure_only: bool = Field(
+        False, description="the task never succeeds in the dataset (RLPD's prior of failures; the paper's Kitchen "
+        "regime): attempts at the task stop at a random point before success (stopped short, near misses), and "
+        "every episode ends before its first success frame")
 
     @model_validator(mode="after")
     def _noise(self) -> "CollectConfig":
         if not self.noise_levels or min(self.noise_levels) < 0:
             raise ValueError("noise_levels must be a non-empty list of non-negative numbers")
+        if self.scripted_fraction + self.off_task_fraction > 1 + 1e-9:
+            raise ValueError(f"scripted_fraction {self.scripted_fraction:g} + off_task_fraction "
+                             f"{self.off_task_fraction:g} exceed 1")
+        if self.off_task_fraction > 0 and not self.off_task:
+            raise ValueError("off_task_fraction > 0 needs off_task: the tasks whose attempts are filmed")
+        if self.env in self.off_task:
+            raise ValueError(f"off_task lists {self.env}, the task itself; attempts at it are scripted_fraction")
+        scene = self.env.split("-")[0]
+        if any(t.split("-")[0] != scene for t in self.off_task):
+            raise ValueError(f"off_task must be tasks of the {self.env} scene: {', '.join(self.off_task)}")
         if self.max_steps is not None and self.frame_skip > self.max_steps // 2:
             raise ValueError(f"frame_skip {self.frame_skip} leaves fewer than 3 frames in {self.max_steps} steps")
         return self
@@ -320,6 +338,8 @@ class TrainConfig(Config):
     tau: float = Field(0.005, gt=0, le=1, description="Polyak rate of the target critics")
     hidden: tuple[int, ...] = Field((256, 256), description="hidden sizes of actor and critic MLPs")
     critics: int = Field(2, ge=1, description="critic ensemble size (min over members in the target)")
+    init_temperature: float = Field(1.0, gt=0, description="SAC's entropy temperature at the start (learned from "
+                                    "there; the paper's DrQ config: 0.1)")
     encoder: Literal["small", "resnet18", "resnet50"] = Field("small", description="image encoder (critic-init needs the value's)")
     image_size: int = Field(64, ge=16, description="camera frames are image_size x image_size (the value's size)")
     latent: int = Field(50, ge=1, description="image features are projected to this size (DrQ trunk)")

@@ -28,6 +28,7 @@ def dataset_info(path: Path) -> dict:
         "arrays": [name for name in ("rgb", "state", "action", "success") if ds.has(name)],
         "with_language": sum(bool(s) for s in ds.language),
         "size_on_disk_bytes": ds.size_on_disk(),
+        "failure_only": bool(ds.attrs.get("failure_only", False)),
     }
     if ds.has("success") and ds.num_episodes:
         success = ds.root["data/success"][: ds.num_frames]
@@ -60,6 +61,10 @@ def format_info(info: dict) -> str:
         parts = [f"{k}: {v['reaching_success']}/{v['episodes']}" for k, v in info["by_kind"].items()]
         lines.append(f"  success    {info['episodes_reaching_success']}/{info['episodes']} episodes reach the task "
                      f"goal ({', '.join(parts)}; evaluation metadata only)")
+    if info["failure_only"]:
+        verdict = ("no episode reaches it" if not info.get("episodes_reaching_success")
+                   else f"BUT {info['episodes_reaching_success']} episodes reach it: `train --prior` refuses it")
+        lines.append(f"  failures   failure-only: collected so that the task never succeeds ({verdict})")
     lines.append(f"  on disk    {info['size_on_disk_bytes'] / 2**20:.1f} MiB")
     return "\n".join(lines)
 

@@ -101,7 +101,7 @@ def build_agent(cfg: TrainConfig, env, guide: ValueGuide | None, device: torch.d
     state_dim = spec["state"][0][0] if "state" in spec else 0
     encoder = ObsEncoder(image_encoder, state_dim, cfg.latent, cfg.shift_pad)
     return SAC(encoder, env.action_space.shape[0], tuple(cfg.hidden), cfg.critics, cfg.lr, cfg.gamma, cfg.tau,
-               device=device, bf16=cfg.bf16)
+               init_temperature=cfg.init_temperature, device=device, bf16=cfg.bf16)
 
 
 def episode_seed(seed: int, episode: int) -> int:
@@ -121,6 +121,14 @@ def load_prior(cfg: TrainConfig, env, guide: ValueGuide | None) -> ReplayBuffer:
     for name in ("state", "action", "success"):
         if not ds.has(name):
             raise DatasetError(f"{cfg.prior}: prior data needs data/{name} (datasets from `viva-robot collect` have it)")
+    if ds.attrs.get("failure_only"):
+        success = ds.root["data/success"][: ds.num_frames]
+        if success.any():
+            frame = int(np.flatnonzero(success)[0])
+            episode = int(ds.episode_of(np.array([frame]))[0])
+            raise DatasetError(f"{cfg.prior}: marked failure-only, but episode {episode} ({ds.episode_keys[episode]}) "
+                               f"achieves the task at frame {frame - int(ds.episode_starts[episode])}; a prior of "
+                               f"failures must never succeed (re-collect it with failure_only: true)")
     if ds.resolution != (cfg.image_size, cfg.image_size):
         raise DatasetError(f"{cfg.prior}: frames are {ds.resolution[0]}x{ds.resolution[1]}, this run uses "
                            f"{cfg.image_size}x{cfg.image_size}")
@@ -168,15 +176,18 @@ def resume_config(run_dir: Path, overrides: dict) -> TrainConfig:
 
 # -- evaluation ------------------------------------------------------------------------------------------------------
 def evaluate(agent: SAC, env, guide: ValueGuide | None, obs_mode: str, episodes: int, seed: int = EVAL_SEED,
-             video: Path | None = None) -> dict:
-    """Deterministic policy for `episodes` episodes: success rate (task achieved at any step), mean return."""
+             video: Path | None = None, blind_env=None) -> dict:
+    """Deterministic policy for `episodes` episodes: success rate (task achieved at any step), mean return
+    (the paper's metric: steps with the task achieved, per episode). Only the first episode's frames are
+    kept (video, value curve): state agents pass `blind_env`, the same task without a camera, for the rest."""
     successes, returns, first = [], [], None
     for k in range(episodes):
-        obs, info = env.reset(seed=episode_seed(seed, k))
-        frames, flags, total, done = [obs["image"]], [info["success"]], 0.0, False
+        ep_env = blind_env if k > 0 and blind_env is not None else env
+        obs, info = ep_env.reset(seed=episode_seed(seed, k))
+        frames, flags, total, done = [obs.get("image")], [info["success"]], 0.0, False
         while not done:
-            obs, r, terminated, truncated, info = env.step(agent.act(agent_obs(obs, obs_mode), eval_mode=True))
-            frames.append(obs["image"])
+            obs, r, terminated, truncated, info = ep_env.step(agent.act(agent_obs(obs, obs_mode), eval_mode=True))
+            frames.append(obs.get("image"))
             flags.append(info["success"])
             total += r
             done = terminated or truncated
@@ -280,7 +291,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     tb = SummaryWriter(str(cfg.out / "tb"), purge_step=state["step"] + 1 if resumed else None)
     metrics_file = (cfg.out / "metrics.jsonl").open("a")
-    eval_env = None
+    eval_env = blind_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, unit="step", dynamic_ncols=True,
                desc=f"train {cfg.task or cfg.backend} {cfg.mode}")
@@ -338,8 +349,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             if state["step"] >= state["next_eval"] or state["step"] >= cfg.steps:
                 state["next_eval"] = (state["step"] // cfg.eval_every + 1) * cfg.eval_every
                 eval_env = eval_env or make_env(cfg)
+                if cfg.obs == "state" and cfg.eval_episodes > 1:
+                    blind_env = blind_env or make_env(cfg, camera=False)
                 video = cfg.out / "eval" / f"eval_step_{state['step']:08d}.mp4" if cfg.eval_video else None
-                result = evaluate(agent, eval_env, guide, cfg.obs, cfg.eval_episodes, EVAL_SEED, video)
+                result = evaluate(agent, eval_env, guide, cfg.obs, cfg.eval_episodes, EVAL_SEED, video, blind_env)
                 record({k: v for k, v in result.items() if k != "episodes"}, "eval")
                 learning_curve(cfg.out)
                 bar.write(f"step {state['step']}: eval success {result['success_rate']:.2f}, return {result['return']:.1f}")
@@ -353,6 +366,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         metrics_file.close()
         tb.close()
         env.close()
-        if eval_env is not None:
-            eval_env.close()
+        for e in (eval_env, blind_env):
+            if e is not None:
+                e.close()
     return cfg.out

@@ -26,24 +26,36 @@ FRAMES_AFTER_MILESTONE = 10  # keep a short "goal reached" tail, then end the at
 RESUMABLE_FIELDS = ("episodes",)  # the only config fields that may change when a collection is resumed
 
 
-def plan_episode(cfg: CollectConfig, k: int) -> tuple[str, str, float, np.random.Generator]:
-    """(key, kind, noise, rng) of episode k, a pure function of the config and k."""
+STOP_SHORT = (0.3, 1.0)  # failure_only: an attempt at the task ends this far (uniform) of the way to its success
+
+
+def plan_episode(cfg: CollectConfig, k: int) -> tuple[str, str, str, float, np.random.Generator]:
+    """(key, kind, attempted task, noise, rng) of episode k, a pure function of the config and k."""
     rng = np.random.default_rng([cfg.seed, k])
-    kind = "scripted" if rng.random() < cfg.scripted_fraction else "play"
+    draw = rng.random()
+    kind = "scripted" if draw < cfg.scripted_fraction else "play"
     noise = float(rng.choice(cfg.noise_levels)) if kind == "scripted" else 0.0
-    return f"ep{k:05d}:{kind}:noise={noise:g}", kind, noise, rng
+    attempted = cfg.env
+    if kind == "play" and draw < cfg.scripted_fraction + cfg.off_task_fraction:  # draws only when off-task is on
+        kind, attempted = "offtask", cfg.off_task[int(rng.integers(len(cfg.off_task)))]
+        noise = float(rng.choice(cfg.noise_levels))
+    what = f"offtask={attempted}" if kind == "offtask" else kind
+    return f"ep{k:05d}:{what}:noise={noise:g}", kind, attempted, noise, rng
 
 
 def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, noise: float, rng, seed: int,
-                   max_steps: int, frame_skip: int, key: str) -> Episode:
+                   max_steps: int, frame_skip: int, key: str, attempted: str | None = None) -> Episode:
     """Run one episode and return its frames, env observations, actions (NaN after the last) and success.
 
-    The episode ends at the horizon, or FRAMES_AFTER_MILESTONE frames after the attempt's milestone
-    (kitchen: task success; door: handle unlatched): a long static tail would only repeat the last frame.
+    `attempted` (default: the task) is the task the scripted policy goes for: another task of the scene for
+    off-task attempts; `success` is always the filmed task's. The episode ends at the horizon, or
+    FRAMES_AFTER_MILESTONE frames after the attempt's milestone (kitchen: the attempted task's success; door:
+    handle unlatched): a long static tail would only repeat the last frame.
     """
     model, data = env.unwrapped.model, env.unwrapped.data
-    is_success, milestone = TASK_SUCCESS[task_name], ATTEMPT_MILESTONE[task_name]
-    policy = make_policy(task_name, kind, rng, noise)
+    attempted = attempted or task_name
+    is_success, milestone = TASK_SUCCESS[task_name], ATTEMPT_MILESTONE[attempted]
+    policy = make_policy(attempted, "play" if kind == "play" else "scripted", rng, noise)
     obs, _ = env.reset(seed=seed)
     frames, states, actions, success = [], [], [], []
     reached_at = None
@@ -72,6 +84,22 @@ def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, nois
         rgb=np.stack(frames), key=key, state=np.stack(states).astype(np.float32),
         action=np.stack(actions).astype(np.float32), success=np.asarray(success, dtype=bool),
     )
+
+
+def before_success(ep: Episode, kind: str, rng: np.random.Generator) -> Episode | None:
+    """failure_only: the episode up to its first success frame (exclusive); an attempt at the task stops a
+    random STOP_SHORT fraction of the way there (stopped short; near misses when close to 1). None if fewer
+    than 2 frames remain (an attempt that succeeds at once)."""
+    hits = np.flatnonzero(ep.success)
+    end = int(hits[0]) if hits.size else len(ep.rgb)
+    if kind == "scripted":
+        end = int(np.ceil(end * rng.uniform(*STOP_SHORT))) if hits.size else end
+    end = min(end, len(ep.rgb))
+    if end < 2:
+        return None
+    action = ep.action[:end].copy()
+    action[-1] = np.nan  # the episode's last frame takes no action
+    return Episode(rgb=ep.rgb[:end], key=ep.key, state=ep.state[:end], action=action, success=ep.success[:end])
 
 
 def _flat_obs(obs) -> np.ndarray:
@@ -105,6 +133,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         cfg.out, source=f"sim:{cfg.env}", fps=1.0 / (task.control_dt * cfg.frame_skip),
         resolution=(cfg.size, cfg.size), state_dim=state_dim, action_dim=env.action_space.shape[0],
         with_success=True, attrs={"config": cfg.to_dict(), "task": cfg.env, "gym_id": task.gym_id,
+                                  "failure_only": cfg.failure_only,
                                   "episode_end": f"horizon, or {FRAMES_AFTER_MILESTONE} frames after the attempt's "
                                                  f"milestone ({ATTEMPT_MILESTONE[cfg.env].__name__.strip('_')})"},
     )
@@ -113,10 +142,16 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     bar = tqdm(range(cfg.episodes), desc=f"collect {cfg.env}", unit="ep", disable=not progress)
     with SceneRenderer(env.unwrapped.model, cfg.size, task.camera) as renderer:
         for k in bar:
-            key, kind, noise, rng = plan_episode(cfg, k)
+            key, kind, attempted, noise, rng = plan_episode(cfg, k)
             if key in writer.completed_keys:
                 continue
-            ep = record_episode(env, renderer, cfg.env, kind, noise, rng, cfg.seed + k, max_steps, cfg.frame_skip, key)
+            ep = record_episode(env, renderer, cfg.env, kind, noise, rng, cfg.seed + k, max_steps, cfg.frame_skip,
+                                key, attempted)
+            if cfg.failure_only:
+                ep = before_success(ep, kind, rng)
+                if ep is None:
+                    log.info("episode %d succeeded within its first frame: not filmed (failure_only)", k)
+                    continue
             writer.append(ep)
             kinds[kind] += 1
             successes[kind] += int(ep.success.any())
