@@ -7,6 +7,10 @@ against environment steps with a band across seeds, and print a table.
 
 Flags after `--` go to every `viva-robot train`. Runs already finished are kept; unfinished ones are resumed, so
 the command can be re-run after an interruption. The run of mode m and seed s is OUT/m/seed{s}.
+
+A mode is a train `--mode`, optionally prefixed `rlpd+` (RLPD: `--prior PRIOR` mixed 50/50 into every batch;
+`rlpd` alone is sparse SAC with the prior) and suffixed `@ALPHA` (`--viva-alpha ALPHA`), e.g. the paper's
+Kitchen comparison: `--modes sparse rlpd rlpd+viva rlpd+viva@0.006 rlpd+potential --prior data/failures.zarr`.
 """
 
 from __future__ import annotations
@@ -29,12 +33,28 @@ def run_dir(out: Path, mode: str, seed: int) -> Path:
     return out / mode / f"seed{seed}"
 
 
-def command(args, mode: str, seed: int) -> list[str]:
-    run = run_dir(args.out, mode, seed)
+def mode_flags(spec: str, prior: Path | None) -> tuple[str, list[str]]:
+    """`[rlpd+]MODE[@ALPHA]` -> (train --mode, extra flags)."""
+    spec, _, alpha = spec.partition("@")
+    rlpd = spec == "rlpd" or spec.startswith("rlpd+")
+    mode = "sparse" if spec == "rlpd" else spec.removeprefix("rlpd+")
+    flags = []
+    if rlpd:
+        if prior is None:
+            raise SystemExit(f"mode {spec!r} needs --prior DATASET (failure-only prior data with actions)")
+        flags += ["--prior", str(prior)]
+    if alpha:
+        flags += ["--viva-alpha", alpha]
+    return mode, flags
+
+
+def command(args, spec: str, seed: int) -> list[str]:
+    run = run_dir(args.out, spec, seed)
     if (run / "checkpoints").is_dir() and any((run / "checkpoints").iterdir()):
         return ["viva-robot", "train", "--resume", str(run), *_runtime(args.train_args), "-q"]
+    mode, extra = mode_flags(spec, args.prior)
     cmd = ["viva-robot", "train", "--config", str(args.config), "--mode", mode, "--seed", str(seed), "--out", str(run),
-           "--threads", "1", *args.train_args, "-q"]
+           "--threads", "1", *extra, *args.train_args, "-q"]
     return cmd + (["--value", str(args.value)] if mode != "sparse" else [])
 
 
@@ -118,15 +138,16 @@ def plot(args) -> dict:
 
     steps = _target_steps(args.train_args, args.config) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
     grid = np.linspace(0, steps, 200)
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    fig, axes = plt.subplots(1, 5, figsize=(26, 4.2))
     summary = {}
     colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for mode in args.modes:
+        ret = curves(args, mode, "eval", "return", grid)
         ev = curves(args, mode, "eval", "success_rate", grid)
         tr = curves(args, mode, "episode", "success", grid)
         val = curves(args, mode, "episode", "reward/value", grid)  # empty for modes without shaping
         q = curves(args, mode, "train", "q_mean", grid)
-        for ax, c in zip(axes, (ev, tr, val, q)):
+        for ax, c in zip(axes, (ret, ev, tr, val, q)):
             if c.size == 0 or np.isnan(c).all():
                 continue
             with warnings.catch_warnings():  # grid points before a run's first row are NaN for every seed
@@ -134,19 +155,22 @@ def plot(args) -> dict:
                 mean, lo, hi = np.nanmean(c, 0), np.nanmin(c, 0), np.nanmax(c, 0)
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
-        finals = [r["success_rate"] for s in args.seeds
-                  for r in [x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"][-1:]]
+        last = [r for s in args.seeds for r in [x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"][-1:]]
         episodes = [[r for r in load_rows(run_dir(args.out, mode, s)) if r["kind"] == "episode"] for s in args.seeds]
         summary[mode] = {
-            "seeds": len(finals),
-            "final_eval_success": finals,
+            "seeds": len(last),
+            "steps_reached": [r["step"] for r in last],
+            "final_eval_return": [r["return"] for r in last],
+            "final_eval_success": [r["success_rate"] for r in last],
             "train_episodes_with_success": [int(sum(r["success"] for r in eps)) for eps in episodes],
             "first_success_step": [next((r["step"] for r in eps if r["success"]), None) for eps in episodes],
         }
-    titles = ("evaluation success rate (deterministic policy)", "training-episode success (last 10 episodes)",
+    titles = ("evaluation return (steps with the task achieved per episode)",
+              "evaluation success rate (deterministic policy)", "training-episode success (last 10 episodes)",
               "mean V(s, g*) over training episodes", "critic: mean Q on replay batches")
-    empty = ("no evaluation yet", "no episode yet", "no mode shapes its reward with the value", "no update yet")
-    for ax in axes[:2]:
+    empty = ("no evaluation yet", "no evaluation yet", "no episode yet", "no mode shapes its reward with the value",
+             "no update yet")
+    for ax in axes[1:3]:
         ax.set_ylim(-0.03, 1.03)
     for ax, title, nothing in zip(axes, titles, empty):
         ax.set_title(title, fontsize=10)
@@ -170,6 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, required=True, help="train preset (configs/train/<task>.yaml)")
     ap.add_argument("--value", type=Path, help="value checkpoint for every mode but sparse")
+    ap.add_argument("--prior", type=Path, help="prior dataset (with actions) for the rlpd modes")
     ap.add_argument("--modes", nargs="+", default=["sparse", "viva"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (one CPU thread each)")

@@ -49,3 +49,19 @@ def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, 
     assert summary["potential"]["first_success_step"] == [600]
     assert summary["potential"]["final_eval_success"] == [pytest.approx(0.4)]
     assert args.plot.stat().st_size > 10_000
+
+
+def test_rlpd_and_alpha_modes_map_to_train_flags(compare, tmp_path):
+    prior = tmp_path / "fails.zarr"
+    assert compare.mode_flags("sparse", None) == ("sparse", [])
+    assert compare.mode_flags("rlpd", prior) == ("sparse", ["--prior", str(prior)])
+    assert compare.mode_flags("rlpd+viva@0.006", prior) == ("viva", ["--prior", str(prior), "--viva-alpha", "0.006"])
+    assert compare.mode_flags("rlpd+potential", prior) == ("potential", ["--prior", str(prior)])
+    with pytest.raises(SystemExit, match="mode 'rlpd' needs --prior DATASET"):
+        compare.mode_flags("rlpd", None)
+    args = Namespace(out=tmp_path / "cmp", prior=prior, value=tmp_path / "value.pt", config=Path("preset.yaml"),
+                     train_args=["--steps", "100"])
+    cmd = compare.command(args, "rlpd+viva@0.006", 1)
+    assert cmd[cmd.index("--mode") + 1] == "viva" and cmd[cmd.index("--prior") + 1] == str(prior)
+    assert cmd[cmd.index("--out") + 1] == str(tmp_path / "cmp" / "rlpd+viva@0.006" / "seed1")
+    assert "--value" in compare.command(args, "rlpd+viva@0.006", 1) and "--value" not in compare.command(args, "rlpd", 1)
