@@ -35,7 +35,7 @@ def test_decimated_meshes_draw_the_same_scene_and_leave_physics_alone():
     model, data = env.unwrapped.model, env.unwrapped.data
     faces_before = model.mesh_facenum.copy()
     rng = np.random.default_rng(0)
-    with SceneRenderer(model, 64, task.camera) as fast, SceneRenderer(model, 64, task.camera, max_mesh_faces=None) as full:
+    with SceneRenderer(model, 64, task.camera) as fast, SceneRenderer(model, 64, task.camera, full_detail=True) as full:
         diffs = []
         for _ in range(20):
             env.step(rng.uniform(-1, 1, 9))

@@ -38,8 +38,8 @@ class SceneRenderer:
     """Renders uint8 (size, size, 3) frames of `model`/`data` from one fixed camera, reusing one GL context."""
 
     def __init__(self, model: mujoco.MjModel, size: int, camera: CameraPose, msaa_samples: int = 0,
-                 max_mesh_faces: int | None = MAX_MESH_FACES):
-        model = render_model(model, max_mesh_faces)
+                 full_detail: bool = False):
+        model = render_model(model, None if full_detail else MAX_MESH_FACES)  # read here: benchmarks set it to None
         # The offscreen framebuffer is sized from the model (the kitchen asks for 2560x1920): shrink it to
         # the frame size so clearing and reading it back costs nothing extra.
         model.vis.global_.offwidth = size

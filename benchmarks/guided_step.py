@@ -1,0 +1,174 @@
+"""Value-guided SAC steps/s on the slide cabinet against a bare physics + render step of the same task.
+
+    python benchmarks/guided_step.py [--steps 1500] [--rounds 2] [--parallel 2]
+
+What one learning-phase step of `viva-robot train --mode viva --obs state` (the paper preset's agent) costs,
+measured three ways in one run, each as `--parallel` copies at once (two runs side by side is how the
+comparisons run on a 2-core machine):
+  bare      physics + camera frame only (the floor a guided step cannot go below)
+  before    the guided loop with the full-detail meshes (the renderer before decimation)
+  guided    the guided loop as it is (decimated meshes)
+Loop figures are steps/s of the learning phase of a real `train()` (random steps excluded, no evaluation),
+from its own metrics. Rounds alternate the order. Then, in one process, where a guided step's time goes:
+physics, render, value, SAC update (batch 256), and the rest (replay, Python). The value is untrained
+(its cost does not depend on its weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import viva_robot  # noqa: F401  (headless EGL before mujoco is imported)
+
+TASK = "kitchen-slide-cabinet"
+RANDOM_STEPS = 300
+
+
+def make_value(path: Path) -> Path:
+    import torch
+
+    from viva_robot.config import PretrainConfig
+    from viva_robot.value.checkpoint import save_checkpoint
+    from viva_robot.value.networks import ICVF
+
+    torch.manual_seed(0)
+    cfg = PretrainConfig(out=path.parent, data=(path.parent / "none.zarr",), image_size=64, encoder="small")
+    return save_checkpoint(path, step=0, config=cfg, model=ICVF("small", image_size=64))
+
+
+def worker(kind: str, steps: int, value: Path, out: Path, queue) -> None:
+    import torch
+
+    from viva_robot.sim import render
+
+    torch.set_num_threads(1)
+    if kind == "before":
+        render.MAX_MESH_FACES = None
+    if kind == "bare":
+        from viva_robot.envs.sim import SimEnv
+
+        env = SimEnv(TASK, 64, max_steps=100)
+        rng = np.random.default_rng(0)
+        env.reset(seed=0)
+        start = time.perf_counter()
+        for t in range(steps):
+            _, _, _, truncated, _ = env.step(rng.uniform(-1, 1, 9).astype(np.float32))
+            if truncated:
+                env.reset(seed=t)
+        queue.put((kind, steps / (time.perf_counter() - start)))
+        env.close()
+        return
+    from viva_robot.config import TrainConfig
+    from viva_robot.rl.train import train
+
+    cfg = TrainConfig(task=TASK, out=out, mode="viva", value=value, obs="state", steps=RANDOM_STEPS + steps,
+                      random_steps=RANDOM_STEPS, max_steps=100, init_temperature=0.1, eval_every=10**9,
+                      checkpoint_every=10**9, eval_video=False, eval_episodes=1, log_every=100, threads=1)
+    train(cfg, progress=False)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "train"]
+    queue.put((kind, (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["wall_s"] - rows[0]["wall_s"])))
+
+
+def measure(kind: str, steps: int, parallel: int, value: Path, tmp: Path) -> float:
+    """Mean steps/s of `parallel` copies run at once."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=worker, args=(kind, steps, value, tmp / f"{kind}{i}", queue)) for i in range(parallel)]
+    for p in procs:
+        p.start()
+    rates = [queue.get()[1] for _ in procs]
+    for p in procs:
+        p.join()
+    for i in range(parallel):
+        shutil.rmtree(tmp / f"{kind}{i}", ignore_errors=True)
+    return statistics.mean(rates)
+
+
+def breakdown(value: Path, reps: int = 300) -> dict[str, float]:
+    """ms per guided step by part, in this process (nothing else of ours running)."""
+    import torch
+
+    from viva_robot.envs.sim import SimEnv
+    from viva_robot.rl.guidance import ValueGuide
+    from viva_robot.rl.replay import ReplayBuffer
+    from viva_robot.rl.sac import SAC, ObsEncoder
+    from viva_robot.rl.train import agent_obs
+
+    torch.set_num_threads(1)
+    env = SimEnv(TASK, 64, max_steps=100)
+    guide = ValueGuide(value, 64, torch.device("cpu"))
+    guide.set_goal(env.goal_image)
+    obs, _ = env.reset(seed=0)
+    a_obs = agent_obs(obs, "state")
+    dim = a_obs["state"].shape[0]
+    agent = SAC(ObsEncoder(None, dim, 50, 0), 9, init_temperature=0.1)
+    replay = ReplayBuffer({"state": ((dim,), np.float32)}, 9, 10_000)
+    rng = np.random.default_rng(0)
+    replay.start(a_obs)
+    for _ in range(1000):
+        replay.add(rng.uniform(-1, 1, 9).astype(np.float32), 0.0, a_obs, False)
+    parts = {"physics": 0.0, "render": 0.0, "value": 0.0, "update": 0.0, "replay + act": 0.0}
+    inner = env._env
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        action = agent.act(a_obs)
+        t1 = time.perf_counter()
+        flat, *_ = inner.step(action)
+        t2 = time.perf_counter()
+        frame = env.render()
+        t3 = time.perf_counter()
+        v = guide(frame)
+        t4 = time.perf_counter()
+        replay.add(action, -1.0 + 0.001 * v, a_obs, False)
+        batch = replay.sample(256, rng, 0.99, agent.device)
+        t5 = time.perf_counter()
+        agent.update(batch)
+        t6 = time.perf_counter()
+        parts["physics"] += t2 - t1
+        parts["render"] += t3 - t2
+        parts["value"] += t4 - t3
+        parts["replay + act"] += (t1 - t0) + (t5 - t4)
+        parts["update"] += t6 - t5
+    env.close()
+    return {k: 1e3 * v / reps for k, v in parts.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=1500, help="learning-phase steps per measurement")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--parallel", type=int, default=2, help="copies run at once per measurement")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="guided-bench-"))
+    value = make_value(tmp / "value" / "value.pt")
+    rates: dict[str, list[float]] = {"bare": [], "before": [], "guided": []}
+    order = list(rates)
+    for r in range(args.rounds):
+        for kind in order if r % 2 == 0 else order[::-1]:
+            rates[kind].append(measure(kind, args.steps, args.parallel, value, tmp))
+            print(f"round {r}: {kind:7s} {rates[kind][-1]:6.1f} steps/s per run ({args.parallel} at once)", flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"\nslide cabinet, 64x64 frames, {args.parallel} runs at once, median of {args.rounds} rounds (steps/s per run):")
+    print(f"  bare physics + render       {med['bare']:6.1f}")
+    print(f"  guided loop, full meshes    {med['before']:6.1f}   (the renderer before decimation)")
+    print(f"  guided loop                 {med['guided']:6.1f}   {med['guided'] / med['before']:.2f}x the full-mesh loop; "
+          f"{med['guided'] / med['bare']:.2f}x the bare step's rate")
+    parts = breakdown(value)
+    total = sum(parts.values())
+    print(f"\none guided step alone in this process: {total:.1f} ms = " +
+          ", ".join(f"{k} {v:.1f} ms ({v / total:.0%})" for k, v in parts.items()))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
