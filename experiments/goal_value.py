@@ -3,9 +3,14 @@ episodes in the live env? The reward signal ViVa gives SAC, looked at before any
 
     python experiments/goal_value.py runs/microwave-icvf/value.pt kitchen-microwave --out docs/results/microwave-goal-value.png
 
-Runs scripted attempts (noise 0 and 0.1), undirected play and uniform random actions in `SimEnv`, evaluates
-V(s_t, g*) on every frame against the env's rendered goal image, plots the curves (success steps marked)
-and prints each episode's temporal-order accuracy toward g* (fraction of frame pairs i < j with V_i < V_j).
+Runs `--episodes` fresh scripted attempts (noise 0 and 0.1 alternating), undirected play and uniform random
+actions (what SAC's first `random_steps` are) in `SimEnv`, evaluates V(s_t, g*) on every frame against the
+env's rendered goal image, plots the curves (success steps marked) and prints each episode's temporal-order
+accuracy toward g* (fraction of frame pairs i < j with V_i < V_j), with the pixel-distance reference
+-(squared difference to g*) beside it. The summary says whether the value is flat over what exploration
+reaches: the spread of V over random-action frames (10th..90th percentile) against the rise along the
+scripted successes (V at their first success minus V at their start). Seeds start at 10_000, never those
+`collect` films.
 """
 
 from __future__ import annotations
@@ -35,10 +40,38 @@ def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) 
         frames.append(obs["image"])
         success.append(info["success"])
         done = terminated or truncated
-    values = guide(np.stack(frames))
+    frames = np.stack(frames)
+    values = guide(frames)
     ordered, pairs = temporal_order_pairs(values)
+    pixel = -((frames.astype(np.float32) - env.goal_image.astype(np.float32)) ** 2).mean(axis=(1, 2, 3))
+    p_ordered, _ = temporal_order_pairs(pixel)
     return {"kind": kind, "noise": noise, "seed": seed, "values": values.tolist(), "success": success,
-            "temporal_order_accuracy": ordered / max(pairs, 1)}
+            "temporal_order_accuracy": ordered / max(pairs, 1), "pixel_order_accuracy": p_ordered / max(pairs, 1)}
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Rise along scripted successes vs spread over random exploration; the kinds' mean accuracies."""
+    out: dict = {}
+    for kind in ("scripted", "play", "random"):
+        rs = [r for r in runs if r["kind"] == kind]
+        if rs:
+            out[kind] = {"episodes": len(rs), "successes": sum(any(r["success"]) for r in rs),
+                         "temporal_order_accuracy": float(np.mean([r["temporal_order_accuracy"] for r in rs])),
+                         "pixel_order_accuracy": float(np.mean([r["pixel_order_accuracy"] for r in rs]))}
+    wins = [r for r in runs if r["kind"] == "scripted" and any(r["success"])]
+    if wins:
+        start = [r["values"][0] for r in wins]
+        at = [r["values"][r["success"].index(True)] for r in wins]
+        out["scripted"].update(v_start=float(np.mean(start)), v_at_success=float(np.mean(at)),
+                               rise=float(np.mean(at) - np.mean(start)))
+    rand = np.concatenate([r["values"] for r in runs if r["kind"] == "random"] or [np.zeros(0)])
+    if rand.size:
+        lo, mid, hi = np.percentile(rand, [10, 50, 90])
+        out["random"].update(v_p10=float(lo), v_median=float(mid), v_p90=float(hi), spread=float(hi - lo))
+        if wins:
+            rise = out["scripted"]["rise"]
+            out["spread_over_rise"] = float((hi - lo) / rise) if rise > 0 else None  # None: no rise at all
+    return out
 
 
 def main() -> None:
@@ -46,15 +79,18 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("task")
     ap.add_argument("--out", type=Path, required=True, help="PNG; a JSON with the curves is written beside it")
-    ap.add_argument("--max-steps", type=int, default=200)
+    ap.add_argument("--max-steps", type=int, default=100, help="episode length (the paper's Kitchen protocol: 100)")
+    ap.add_argument("--episodes", type=int, default=4, help="episodes of each kind")
     args = ap.parse_args()
     torch.set_num_threads(1)
     guide = ValueGuide(args.checkpoint, 64, torch.device("cpu"))
     env = SimEnv(args.task, 64, max_steps=args.max_steps)
     guide.set_goal(env.goal_image)
-    runs = [episode(env, k, n, s, guide) for k, n, s in
-            [("scripted", 0.0, 0), ("scripted", 0.1, 1), ("play", 0.0, 2), ("play", 0.0, 3), ("random", 0.0, 4)]]
+    plan = [(kind, 0.1 * (i % 2) if kind == "scripted" else 0.0, 10_000 + 100 * j + i)
+            for j, kind in enumerate(("scripted", "play", "random")) for i in range(args.episodes)]
+    runs = [episode(env, k, n, s, guide) for k, n, s in plan]
     env.close()
+    summary = summarize(runs)
 
     import matplotlib
 
@@ -62,9 +98,11 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
+    colors = {"scripted": "tab:green", "play": "tab:brown", "random": "tab:gray"}
     for r in runs:
         v, s = np.array(r["values"]), np.array(r["success"])
-        line, = ax.plot(v, label=f"{r['kind']} noise {r['noise']:g} (order acc. {r['temporal_order_accuracy']:.2f})")
+        label = f"{r['kind']} (mean order acc. {summary[r['kind']]['temporal_order_accuracy']:.2f})"
+        line, = ax.plot(v, color=colors[r["kind"]], alpha=0.8, label=label if r["seed"] % 100 == 0 else None)
         if s.any():
             ax.plot(np.flatnonzero(s), v[s], ".", color=line.get_color(), markersize=3)
     ax.set_xlabel("step")
@@ -75,10 +113,12 @@ def main() -> None:
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)
-    args.out.with_suffix(".json").write_text(json.dumps(runs))
+    args.out.with_suffix(".json").write_text(json.dumps({"summary": summary, "episodes": runs}))
     for r in runs:
         print(f"{r['kind']:9s} noise {r['noise']:.1f}: V {r['values'][0]:7.2f} -> {r['values'][-1]:7.2f}, success "
-              f"{any(r['success'])}, temporal-order accuracy toward g* {r['temporal_order_accuracy']:.3f}")
+              f"{any(r['success'])}, temporal-order accuracy toward g* {r['temporal_order_accuracy']:.3f} "
+              f"(pixel distance {r['pixel_order_accuracy']:.3f})")
+    print(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
