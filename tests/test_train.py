@@ -123,7 +123,8 @@ def test_random_shift_is_a_replicate_padded_crop():
 
 def test_shaped_rewards_per_mode():
     kw = dict(alpha=0.001, gamma=0.99, potential_scale=1.0)
-    assert shaped_reward("sparse", 1.0, -5.0, -3.0, **kw) == (1.0, {"env": 1.0})
+    assert shaped_reward("sparse", 1.0, -5.0, -3.0, **kw) == (1.0, {"env": 1.0, "value": -3.0})  # logged only
+    assert shaped_reward("sparse", 1.0, None, None, **kw) == (1.0, {"env": 1.0})
     assert shaped_reward("critic-init", 0.0, None, None, **kw) == (0.0, {"env": 0.0})
     r, terms = shaped_reward("viva", 0.0, -5.0, -30.0, **kw)
     assert r == pytest.approx(-1.0 - 0.03) and terms == {"env": 0.0, "viva": pytest.approx(-1.03), "value": -30.0}
@@ -263,6 +264,19 @@ def test_prior_marked_failure_only_that_succeeds_is_refused(tmp_path):
         load_prior(cfg, env, None)
     env.close()
     assert not (tmp_path / "run").exists()
+
+
+def test_prior_without_actions_is_refused(tmp_path):
+    import shutil
+
+    data = tmp_path / "video.zarr"
+    collect(CollectConfig(env="door", out=data, episodes=1, size=SIZE, max_steps=5), progress=False)
+    shutil.rmtree(data / "data" / "action")  # action-free video, as an importer writes it
+    cfg = config(tmp_path / "run", obs="state", prior=data)
+    env = make_env(cfg, camera=False)
+    with pytest.raises(Exception, match="video.zarr: prior data needs data/action"):
+        load_prior(cfg, env, None)
+    env.close()
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------

@@ -321,7 +321,8 @@ class TrainConfig(Config):
     mode: TrainMode = Field("sparse", description="sparse: plain SAC; viva: reward r - 1 + viva_alpha * V(s', g*); "
                             "critic-init: critic image encoder from the value's encoder; viva+critic-init: both; "
                             "potential: r + potential_scale * (gamma V(s', g*) - V(s, g*))")
-    value: Path | None = Field(None, description="value checkpoint (value.pt of a pretrain run); needed by every mode but sparse")
+    value: Path | None = Field(None, description="value checkpoint (value.pt of a pretrain run); needed by every mode but "
+                               "sparse, which only logs V(s', g*) when given one (reward unchanged)")
     goal_image: Path | None = Field(None, description="PNG of the goal (image_size x image_size RGB); default: the task's own, "
                                     "rendered with the task done")
     obs: ObsMode = Field("pixels+state", description="what the agent sees: state (robot + object state, simulator only), "
