@@ -2,6 +2,8 @@
 checkpoint, exact resume, prior data, evaluation videos, and every bad input the issue lists."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from viva_robot.cli import main
-from viva_robot.config import CollectConfig, PretrainConfig, TrainConfig, load_config
+from viva_robot.config import CollectConfig, ConfigError, PretrainConfig, TrainConfig, load_config
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.rl.guidance import ValueGuide, shaped_reward
 from viva_robot.rl.replay import ReplayBuffer
@@ -277,6 +279,30 @@ def test_prior_without_actions_is_refused(tmp_path):
     with pytest.raises(Exception, match="video.zarr: prior data needs data/action"):
         load_prior(cfg, env, None)
     env.close()
+
+
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, tmp_path):
+    import os
+    import shutil
+
+    from viva_robot.rl.train import lock_run_dir, resume_config
+
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    before = (run / "metrics.jsonl").read_text()
+    lock = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                             "from viva_robot.rl.train import lock_run_dir; h = lock_run_dir(Path(sys.argv[1])); "
+                             "print('locked', flush=True); time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert lock.stdout.readline().strip() == "locked"
+        with pytest.raises(ConfigError, match=f"{run}: the run is being trained by pid {lock.pid}; wait for it to stop"):
+            train(resume_config(run, {"steps": 80}), progress=False)
+    finally:
+        lock.kill()
+        lock.wait()
+    assert (run / "metrics.jsonl").read_text() == before  # nothing written by the refused process
+    lock_run_dir(run).close()  # free again once the holder is gone
+    assert os.path.isfile(run / ".lock")
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------

@@ -259,6 +259,28 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
     return payload
 
 
+def lock_run_dir(run_dir: Path):
+    """Hold an exclusive lock on the run directory while training: a second process resuming the same run
+    (a re-run comparison script, a second terminal) is refused instead of interleaving checkpoints."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = (run_dir / ".lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(f"{run_dir}: the run is being trained by {owner}; wait for it to stop") from None
+    import os
+
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle  # the lock lasts as long as this handle is open
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -283,8 +305,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             torch.cuda.set_rng_state_all(resumed["cuda_rng"])
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
+    lock = lock_run_dir(cfg.out)  # the first write to the run directory; everything above only checks and reads
+    if resumed is not None:
         _truncate_metrics(cfg.out / "metrics.jsonl", state["step"])
-    cfg.out.mkdir(parents=True, exist_ok=True)
     config.save_config(cfg, cfg.out / "config.json")
 
     from torch.utils.tensorboard import SummaryWriter
@@ -369,4 +392,5 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         for e in (eval_env, blind_env):
             if e is not None:
                 e.close()
+        lock.close()
     return cfg.out

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The paper's Franka Kitchen comparison on one task, end to end and resumable (docs/results.md, "The paper's protocol"):
+#   failure-only prior data -> a value trained on that video -> the value checked toward the goal image ->
+#   sparse SAC, RLPD, RLPD + viva (the paper's alpha and an alpha matched to this value), RLPD + potential.
+#
+#   bash experiments/paper_kitchen.sh RUNS [TASK] [SEEDS...]        e.g. bash experiments/paper_kitchen.sh /work/runs slide-cabinet 0 1 2
+#
+# Every step resumes: run the same command again after a crash or a reboot and it continues where it stopped
+# (collect resumes after the last complete episode, pretrain from its last checkpoint, each RL run from its
+# last checkpoint; finished steps are skipped). Two RL runs at a time (one thread each). Seeds are run in
+# order: every mode's seed 0 first, then seed 1, ... so an interrupted session leaves whole seeds behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:?usage: paper_kitchen.sh RUNS [TASK] [SEEDS...]}
+TASK=${2:-slide-cabinet}
+shift $(( $# >= 2 ? 2 : 1 ))
+SEEDS=("${@:-0 1 2}")
+[ ${#SEEDS[@]} -eq 1 ] && read -r -a SEEDS <<< "${SEEDS[0]}"
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+DATA=$RUNS/data/$TASK-failures.zarr
+VALUE_RUN=$RUNS/icvf-$TASK-failures
+VALUE=$VALUE_RUN/value.pt
+CHECK=$RUNS/paper/$TASK/goal-value.png
+
+viva-robot collect --config configs/collect/failures/kitchen-$TASK.yaml "$DATA" -q
+viva-robot dataset info "$DATA"
+if [ ! -f "$VALUE" ]; then
+  if [ -d "$VALUE_RUN/checkpoints" ] && ls "$VALUE_RUN"/checkpoints/step_*.pt >/dev/null 2>&1; then
+    viva-robot pretrain --resume "$VALUE_RUN" -q
+  else
+    rm -rf "$VALUE_RUN"  # stopped before its first checkpoint: nothing to keep
+    viva-robot pretrain --config configs/pretrain/cpu-small.yaml --data "$DATA" --out "$VALUE_RUN" -q
+  fi
+fi
+[ -f "${CHECK%.png}.json" ] || python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 --out "$CHECK"
+
+# The paper's alpha (0.001) times its value's full range (1/(1-gamma) = 100) spans 0.1 of reward per step. The
+# matched alpha gives this value the same span between what random exploration sees (its median V) and the task
+# done (V at the first success of fresh scripted attempts): alpha = 0.1 / (V_success - V_random_median).
+ALPHA=$(python - "${CHECK%.png}.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+print(f"{0.1 / max(s['scripted']['v_at_success'] - s['random']['v_median'], 1e-3):.2g}")
+EOF
+)
+echo "matched viva alpha: $ALPHA"
+
+for seed in "${SEEDS[@]}"; do
+  python experiments/compare.py --config "configs/train/paper/kitchen-$TASK.yaml" --value "$VALUE" --prior "$DATA" \
+      --modes sparse rlpd rlpd+potential "rlpd+viva@$ALPHA" rlpd+viva --seeds "$seed" \
+      --out "$RUNS/paper/$TASK" --plot "$RUNS/paper/$TASK/seed$seed.png"
+done
