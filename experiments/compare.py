@@ -172,13 +172,18 @@ def plot(args) -> dict:
                 mean, lo, hi = np.nanmean(c, 0), np.nanmin(c, 0), np.nanmax(c, 0)
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
-        last = [r for s in args.seeds for r in [x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"][-1:]]
+        evals = [[x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"] for s in args.seeds]
+        last = [e[-1] for e in evals if e]
         episodes = [[r for r in load_rows(run_dir(args.out, mode, s)) if r["kind"] == "episode"] for s in args.seeds]
         summary[mode] = {
             "seeds": len(last),
             "steps_reached": [r["step"] for r in last],
             "final_eval_return": [r["return"] for r in last],
             "final_eval_success": [r["success_rate"] for r in last],
+            # sample efficiency: the mean evaluation return over the run (area under the curve / steps) and the
+            # first evaluation at half the best return a 100-step episode allows
+            "mean_eval_return": [float(np.mean([r["return"] for r in e])) for e in evals if e],
+            "first_step_return_50": [next((r["step"] for r in e if r["return"] >= 50), None) for e in evals if e],
             "train_episodes_with_success": [int(sum(r["success"] for r in eps)) for eps in episodes],
             "first_success_step": [next((r["step"] for r in eps if r["success"]), None) for eps in episodes],
         }

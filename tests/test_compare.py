@@ -48,6 +48,8 @@ def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, 
     assert summary["critic-init"]["first_success_step"] == [400]
     assert summary["potential"]["first_success_step"] == [600]
     assert summary["potential"]["final_eval_success"] == [pytest.approx(0.4)]
+    assert summary["potential"]["mean_eval_return"] == [0.0] and summary["potential"]["first_step_return_50"] == [None]
+    assert summary["potential"]["steps_reached"] == [800]
     assert args.plot.stat().st_size > 10_000
 
 
