@@ -11,18 +11,19 @@ setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
 
 # The value the demo uses: a small checkpoint shipped in assets/values/ (made by the project's own commands, see
-# assets/values/README.md), or DEMO_VALUE=scratch to collect failure video and pretrain it here (~35 min more).
-DEMO_VALUE ?= assets/values/kitchen-slide-cabinet-failures.pt
+# assets/values/README.md), or DEMO_VALUE=scratch to collect play video and pretrain it here (~20 min more).
+DEMO_VALUE ?= assets/values/kitchen-slide-cabinet-play.pt
 VALUE = $(if $(filter scratch,$(DEMO_VALUE)),$(DEMO)/icvf/value.pt,$(DEMO_VALUE))
 
 demo: setup
+	@test "$(DEMO_VALUE)" = scratch || test -f "$(DEMO_VALUE)" || { echo "demo: $(DEMO_VALUE) not found; make demo DEMO_VALUE=scratch trains one"; exit 1; }
 	viva-robot collect --config configs/collect/demo.yaml $(DEMO)/slide.zarr
 	viva-robot dataset info $(DEMO)/slide.zarr
 	viva-robot dataset show $(DEMO)/slide.zarr --episode 0 --out $(DEMO)/slide-episode0.png
 ifeq ($(DEMO_VALUE),scratch)
-	viva-robot collect --config configs/collect/failures/kitchen-slide-cabinet.yaml $(DEMO)/slide-failures.zarr
+	viva-robot collect --config configs/collect/kitchen-slide-cabinet.yaml $(DEMO)/slide-play.zarr
 	rm -rf $(DEMO)/icvf
-	viva-robot pretrain --config configs/pretrain/cpu-small.yaml --data $(DEMO)/slide-failures.zarr --out $(DEMO)/icvf
+	viva-robot pretrain --config configs/pretrain/cpu-small.yaml --data $(DEMO)/slide-play.zarr --out $(DEMO)/icvf --steps 1500
 endif
 	rm -rf $(DEMO)/value-check $(DEMO)/sac-guided $(DEMO)/sac-sparse
 	viva-robot value-check $(VALUE) $(DEMO)/slide.zarr --episodes all --out $(DEMO)/value-check
