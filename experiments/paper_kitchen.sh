@@ -4,6 +4,7 @@
 #   sparse SAC, RLPD, RLPD + viva (the paper's alpha and an alpha matched to this value), RLPD + potential.
 #
 #   bash experiments/paper_kitchen.sh RUNS [TASK] [SEEDS...]        e.g. bash experiments/paper_kitchen.sh /work/runs slide-cabinet 0 1 2
+#   MODES="rlpd rlpd+potential" bash experiments/paper_kitchen.sh /work/runs microwave 0 1 2   # a subset of modes
 #
 # Every step resumes: run the same command again after a crash or a reboot and it continues where it stopped
 # (collect resumes after the last complete episode, pretrain from its last checkpoint, each RL run from its
@@ -46,8 +47,10 @@ EOF
 )
 echo "matched viva alpha: $ALPHA"
 
+read -r -a MODE_LIST <<< "${MODES:-sparse rlpd rlpd+potential rlpd+viva@ALPHA rlpd+viva}"
+MODE_LIST=("${MODE_LIST[@]//@ALPHA/@$ALPHA}")
 for seed in "${SEEDS[@]}"; do
   python experiments/compare.py --config "configs/train/paper/kitchen-$TASK.yaml" --value "$VALUE" --prior "$DATA" \
-      --modes sparse rlpd rlpd+potential "rlpd+viva@$ALPHA" rlpd+viva --seeds "$seed" \
+      --modes "${MODE_LIST[@]}" --seeds "$seed" \
       --out "$RUNS/paper/$TASK" --plot "$RUNS/paper/$TASK/seed$seed.png"
 done
