@@ -32,7 +32,7 @@ endif
 	viva-robot train --config configs/train/demo.yaml --mode sparse --value $(VALUE) --out $(DEMO)/sac-sparse -q & \
 	  sparse=$$!; viva-robot train --config configs/train/demo.yaml --mode potential --value $(VALUE) --out $(DEMO)/sac-guided; \
 	  guided=$$?; wait $$sparse && exit $$guided
-	$(PYTHON) scripts/demo_report.py $(DEMO)
+	$(PYTHON) scripts/demo_report.py $(DEMO) $(VALUE)
 
 test: setup
 	$(PYTHON) -m pytest -q

@@ -1,6 +1,6 @@
 """`make demo`'s last step: demo/report.md, the value checked before any RL and the guided-vs-unguided contrast.
 
-    python scripts/demo_report.py demo
+    python scripts/demo_report.py demo [VALUE.pt]
 
 Reads what the demo's commands left: value-check/value_check.json (held-out scripted video), goal-value.json
 (experiments/goal_value.py: fresh episodes toward the task's goal image), and the two SAC runs (sac-guided:
@@ -18,6 +18,7 @@ from viva_robot.data.dataset import VideoDataset
 from viva_robot.rl.video import trailing_mean
 
 demo = Path(sys.argv[1] if len(sys.argv) > 1 else "demo")
+value_path = sys.argv[2] if len(sys.argv) > 2 else "the value"
 check = json.loads((demo / "value-check" / "value_check.json").read_text())
 goal = json.loads((demo / "goal-value.json").read_text())["summary"]
 ds = VideoDataset(demo / "slide.zarr")
@@ -62,7 +63,7 @@ report = f"""# viva-robot demo report
 1. **Fresh video of the task** (`slide.zarr`): {ds.num_episodes} episodes, {ds.num_frames} frames of the Franka
    Kitchen slide cabinet that the value never saw. First episode:
    ![episode 0](slide-episode0.png)
-2. **The value** (`{check.get('checkpoint', 'value.pt')}`), checked before any RL.
+2. **The value** (`{value_path}`), checked before any RL.
    - Temporal order toward each episode's own last frame (`value-check`): scripted attempts
      **{kinds.get('scripted', float('nan')):.3f}** against {pixel.get('scripted', float('nan')):.3f} for the pixel-distance
      reference -(squared difference to the goal frame); all episodes {check['temporal_order_accuracy']:.3f}
