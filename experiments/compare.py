@@ -175,6 +175,7 @@ def plot(args) -> dict:
         evals = [[x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"] for s in args.seeds]
         last = [e[-1] for e in evals if e]
         episodes = [[r for r in load_rows(run_dir(args.out, mode, s)) if r["kind"] == "episode"] for s in args.seeds]
+        episodes = [e for e in episodes if e]  # seeds not started yet
         summary[mode] = {
             "seeds": len(last),
             "steps_reached": [r["step"] for r in last],
@@ -209,6 +210,21 @@ def plot(args) -> dict:
     return summary
 
 
+def markdown_table(summary: dict) -> str:
+    """One row per mode: the paper's metric (evaluation return) at the last evaluation, its mean over the run, and
+    when it first reached 50 of 100; per seed, in seed order."""
+    def cells(values, fmt="{:g}"):
+        return ", ".join("-" if v is None else fmt.format(v) for v in values) or "-"
+
+    rows = ["| mode | steps reached | evaluation return, last | mean evaluation return over the run | first step at "
+            "return >= 50 | first training success (step) |", "| --- | --- | --- | --- | --- | --- |"]
+    for mode, m in summary.items():
+        rows.append(f"| `{mode}` | {cells(m['steps_reached'])} | {cells(m['final_eval_return'])} | "
+                    f"{cells(m['mean_eval_return'], '{:.1f}')} | {cells(m['first_step_return_50'])} | "
+                    f"{cells(m['first_success_step'])} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     train_args = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -230,6 +246,7 @@ def main() -> None:
     summary = plot(args)
     args.plot.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
+    print(markdown_table(summary))
     print(f"plot: {args.plot}")
 
 

@@ -50,6 +50,8 @@ def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, 
     assert summary["potential"]["final_eval_success"] == [pytest.approx(0.4)]
     assert summary["potential"]["mean_eval_return"] == [0.0] and summary["potential"]["first_step_return_50"] == [None]
     assert summary["potential"]["steps_reached"] == [800]
+    table = compare.markdown_table(summary).splitlines()
+    assert table[2] == "| `sparse` | 800 | 0 | 0.0 | - | - |" and table[4].endswith("| 800 | 0 | 0.0 | - | 600 |")
     assert args.plot.stat().st_size > 10_000
 
 
