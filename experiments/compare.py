@@ -172,19 +172,20 @@ def plot(args) -> dict:
                 mean, lo, hi = np.nanmean(c, 0), np.nanmin(c, 0), np.nanmax(c, 0)
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
-        evals = [[x for x in load_rows(run_dir(args.out, mode, s)) if x["kind"] == "eval"] for s in args.seeds]
-        last = [e[-1] for e in evals if e]
-        episodes = [[r for r in load_rows(run_dir(args.out, mode, s)) if r["kind"] == "episode"] for s in args.seeds]
-        episodes = [e for e in episodes if e]  # seeds not started yet
+        # one entry per seed that has started (None where it has no evaluation yet), in seed order
+        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in args.seeds) if rows]
+        evals = [[r for r in rows if r["kind"] == "eval"] for rows in started]
+        episodes = [[r for r in rows if r["kind"] == "episode"] for rows in started]
+        last = [e[-1] if e else None for e in evals]
         summary[mode] = {
-            "seeds": len(last),
-            "steps_reached": [r["step"] for r in last],
-            "final_eval_return": [r["return"] for r in last],
-            "final_eval_success": [r["success_rate"] for r in last],
+            "seeds": len(started),
+            "steps_reached": [max(r["step"] for r in rows) for rows in started],
+            "final_eval_return": [r and r["return"] for r in last],
+            "final_eval_success": [r and r["success_rate"] for r in last],
             # sample efficiency: the mean evaluation return over the run (area under the curve / steps) and the
             # first evaluation at half the best return a 100-step episode allows
-            "mean_eval_return": [float(np.mean([r["return"] for r in e])) for e in evals if e],
-            "first_step_return_50": [next((r["step"] for r in e if r["return"] >= 50), None) for e in evals if e],
+            "mean_eval_return": [float(np.mean([r["return"] for r in e])) if e else None for e in evals],
+            "first_step_return_50": [next((r["step"] for r in e if r["return"] >= 50), None) for e in evals],
             "train_episodes_with_success": [int(sum(r["success"] for r in eps)) for eps in episodes],
             "first_success_step": [next((r["step"] for r in eps if r["success"]), None) for eps in episodes],
         }

@@ -11,8 +11,8 @@
 # last checkpoint; finished steps are skipped). Two RL runs at a time (one thread each). Seeds are run in
 # order: every mode's seed 0 first, then seed 1, ... so an interrupted session leaves whole seeds behind.
 set -euo pipefail
+RUNS=$(realpath -m "${1:?usage: paper_kitchen.sh RUNS [TASK] [SEEDS...]}")  # before the cd: relative to the caller
 cd "$(dirname "$0")/.."
-RUNS=${1:?usage: paper_kitchen.sh RUNS [TASK] [SEEDS...]}
 TASK=${2:-slide-cabinet}
 shift $(( $# >= 2 ? 2 : 1 ))
 SEEDS=("${@:-0 1 2}")
@@ -38,11 +38,13 @@ fi
 
 # The paper's alpha (0.001) times its value's full range (1/(1-gamma) = 100) spans 0.1 of reward per step. The
 # matched alpha gives this value the same span between what random exploration sees (its median V) and the task
-# done (V at the first success of fresh scripted attempts): alpha = 0.1 / (V_success - V_random_median).
+# done (mean V on the success frames of fresh scripted attempts): alpha = 0.1 / (V_success - V_random_median).
+# If no scripted attempt succeeded (the script failed on this task) or V does not rise, the paper's 0.001 is used.
 ALPHA=$(python - "${CHECK%.png}.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))["summary"]
-print(f"{0.1 / max(s['scripted']['v_at_success'] - s['random']['v_median'], 1e-3):.2g}")
+span = s.get("scripted", {}).get("v_at_success", float("nan")) - s["random"]["v_median"]
+print(f"{0.1 / span:.2g}" if span > 0 else "0.001")
 EOF
 )
 echo "matched viva alpha: $ALPHA"

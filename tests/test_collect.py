@@ -86,6 +86,7 @@ def test_failure_only_collection_never_succeeds_and_says_so(tmp_path):
     full = CollectConfig(**{**cfg.model_dump(), "out": tmp_path / "full.zarr", "failure_only": False})
     collect(full, progress=False)
     ref = VideoDataset(full.out)
+    short_of = []
     for k, (_, kind, _, _, _) in enumerate(plans):
         ep, whole = ds.load_episode(k), ref.load_episode(k)
         np.testing.assert_array_equal(ep.rgb, whole.rgb[: len(ep.rgb)])  # the same attempt, cut short
@@ -93,6 +94,8 @@ def test_failure_only_collection_never_succeeds_and_says_so(tmp_path):
         if kind == "scripted":  # the full attempt opens the cabinet; the failure-only one stops before it
             first = int(np.argmax(whole.success))
             assert whole.success.any() and 0.3 * first <= len(ep.rgb) <= first
+            short_of.append(first - len(ep.rgb))
+    assert max(short_of) > 0  # stopped short somewhere on the way, not only cut at the success frame
     info = subprocess.run([sys.executable, "-m", "viva_robot.cli", "dataset", "info", str(cfg.out)],
                           capture_output=True, text=True, check=True).stdout
     assert "failure-only: collected so that the task never succeeds (no episode reaches it)" in info
@@ -153,6 +156,36 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     assert VideoDataset(out).num_episodes == 1
     more = collect(CollectConfig(env="door", out=out, episodes=2, size=24, max_steps=5), progress=False)
     assert more["episodes_added"] == 1 and VideoDataset(out).num_episodes == 2
+
+
+def test_dataset_collected_before_the_failure_fields_still_resumes(tmp_path):
+    import zarr
+
+    out = tmp_path / "old.zarr"
+    collect(CollectConfig(env="door", out=out, episodes=1, size=24, max_steps=5), progress=False)
+    group = zarr.open_group(out, mode="r+")
+    stored = dict(group.attrs["config"])
+    for field in ("off_task", "off_task_fraction", "failure_only"):  # as datasets of 2026-11 were written
+        del stored[field]
+    group.attrs["config"] = stored
+    more = collect(CollectConfig(env="door", out=out, episodes=2, size=24, max_steps=5), progress=False)
+    assert more["episodes_added"] == 1
+    with pytest.raises(DatasetError, match="collected with failure_only=False, this run asks for failure_only=True"):
+        collect(CollectConfig(env="door", out=out, episodes=3, size=24, max_steps=5, failure_only=True), progress=False)
+
+
+def test_episode_plan_without_off_task_is_unchanged():
+    """Keys of configs/collect presets made before off-task attempts existed (seed 0, 70% scripted)."""
+    cfg = CollectConfig(env="kitchen-slide-cabinet", out=Path("x"), scripted_fraction=0.7,
+                        noise_levels=(0.0, 0.05, 0.1, 0.2, 0.3))
+    keys = [plan_episode(cfg, k)[0] for k in range(6)]
+    rng = [np.random.default_rng([0, k]) for k in range(6)]  # the old rule, spelled out
+    old = []
+    for k, r in enumerate(rng):
+        kind = "scripted" if r.random() < 0.7 else "play"
+        noise = float(r.choice(cfg.noise_levels)) if kind == "scripted" else 0.0
+        old.append(f"ep{k:05d}:{kind}:noise={noise:g}")
+    assert keys == old
 
 
 def test_door_attempt_ends_after_the_latch_is_turned(tmp_path):

@@ -265,7 +265,21 @@ def test_prior_marked_failure_only_that_succeeds_is_refused(tmp_path):
                                         f"achieves the task at frame {first}; a prior of failures must never succeed"):
         load_prior(cfg, env, None)
     env.close()
-    assert not (tmp_path / "run").exists()
+
+
+def test_evaluation_without_a_camera_for_later_episodes_gives_the_same_results(value):
+    from viva_robot.rl.train import evaluate
+
+    cfg = config(Path("unused"), value, mode="viva", obs="state", max_steps=15)
+    env, blind = make_env(cfg), make_env(cfg, camera=False)
+    guide = ValueGuide(value, SIZE, torch.device("cpu"))
+    guide.set_goal(env.goal_image)
+    agent = build_agent(cfg, env, guide, torch.device("cpu"))
+    both = evaluate(agent, env, guide, "state", 3, blind_env=blind)
+    alone = evaluate(agent, env, guide, "state", 3)
+    env.close()
+    blind.close()
+    assert both == alone and both["episodes"] == 3 and "value_end" in both
 
 
 def test_prior_without_actions_is_refused(tmp_path):

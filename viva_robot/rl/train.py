@@ -128,7 +128,8 @@ def load_prior(cfg: TrainConfig, env, guide: ValueGuide | None) -> ReplayBuffer:
             episode = int(ds.episode_of(np.array([frame]))[0])
             raise DatasetError(f"{cfg.prior}: marked failure-only, but episode {episode} ({ds.episode_keys[episode]}) "
                                f"achieves the task at frame {frame - int(ds.episode_starts[episode])}; a prior of "
-                               f"failures must never succeed (re-collect it with failure_only: true)")
+                               f"failures must never succeed (re-collect it with `viva-robot collect` and "
+                               f"failure_only: true, which cuts every episode before its first success)")
     if ds.resolution != (cfg.image_size, cfg.image_size):
         raise DatasetError(f"{cfg.prior}: frames are {ds.resolution[0]}x{ds.resolution[1]}, this run uses "
                            f"{cfg.image_size}x{cfg.image_size}")
@@ -306,6 +307,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
     lock = lock_run_dir(cfg.out)  # the first write to the run directory; everything above only checks and reads
+    newest = latest_checkpoint(cfg.out)
+    if (resumed is None and (cfg.out / "config.json").exists()) or (
+            resumed is not None and newest is not None and newest.name != f"step_{state['step']:08d}.pt"):
+        lock.close()
+        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
+                          f"again (with --resume {cfg.out})")
     if resumed is not None:
         _truncate_metrics(cfg.out / "metrics.jsonl", state["step"])
     config.save_config(cfg, cfg.out / "config.json")

@@ -116,6 +116,9 @@ def check_resume(cfg: CollectConfig) -> None:
     for field in mine:
         if field in RESUMABLE_FIELDS or field == "out":
             continue
+        if field not in stored:  # a field added after the dataset was collected: it had the default then
+            default = CollectConfig.model_fields[field].default
+            stored = {**stored, field: list(default) if isinstance(default, tuple) else default}
         if stored.get(field) != mine[field]:
             raise DatasetError(
                 f"{cfg.out}: existing dataset was collected with {field}={stored.get(field)!r}, this run asks for "

@@ -99,6 +99,8 @@ def render_model(model: mujoco.MjModel, max_faces: int | None) -> mujoco.MjModel
         va, nv, fa, na = model.mesh_vertadr[i], model.mesh_vertnum[i], model.mesh_faceadr[i], model.mesh_normaladr[i]
         vert, face = fast_simplification.simplify(model.mesh_vert[va:va + nv].astype(np.float32),
                                                   model.mesh_face[fa:fa + faces], target_reduction=1 - max_faces / faces)
+        if len(vert) > model.mesh_normalnum[i]:
+            continue  # fewer normals than the new vertices (shared normals): there is no room for one per vertex
         # the decimated mesh fits in the original's slots: fewer vertices and faces, one normal per vertex
         model.mesh_vert[va:va + len(vert)] = vert
         model.mesh_vertnum[i] = len(vert)
