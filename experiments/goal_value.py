@@ -25,7 +25,7 @@ import torch
 from viva_robot.envs.sim import SimEnv
 from viva_robot.rl.guidance import ValueGuide
 from viva_robot.sim.scripts import make_policy
-from viva_robot.value.diagnostics import temporal_order_pairs
+from viva_robot.value.diagnostics import pixel_distance, temporal_order_pairs
 
 
 def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) -> dict:
@@ -43,8 +43,7 @@ def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) 
     frames = np.stack(frames)
     values = guide(frames)
     ordered, pairs = temporal_order_pairs(values)
-    pixel = -((frames.astype(np.float32) - env.goal_image.astype(np.float32)) ** 2).mean(axis=(1, 2, 3))
-    p_ordered, _ = temporal_order_pairs(pixel)
+    p_ordered, _ = temporal_order_pairs(pixel_distance(frames, env.goal_image))
     return {"kind": kind, "noise": noise, "seed": seed, "values": values.tolist(), "success": success,
             "temporal_order_accuracy": ordered / max(pairs, 1), "pixel_order_accuracy": p_ordered / max(pairs, 1)}
 

@@ -265,6 +265,9 @@ def test_prior_marked_failure_only_that_succeeds_is_refused(tmp_path):
                                         f"achieves the task at frame {first}; a prior of failures must never succeed"):
         load_prior(cfg, env, None)
     env.close()
+    with pytest.raises(Exception, match="fails.zarr: marked failure-only, but episode 0"):
+        train(cfg, progress=False)
+    assert not cfg.out.exists()  # refused before anything was written
 
 
 def test_evaluation_without_a_camera_for_later_episodes_gives_the_same_results(value):

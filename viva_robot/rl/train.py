@@ -264,6 +264,7 @@ def lock_run_dir(run_dir: Path):
     """Hold an exclusive lock on the run directory while training: a second process resuming the same run
     (a re-run comparison script, a second terminal) is refused instead of interleaving checkpoints."""
     import fcntl
+    import os
 
     run_dir.mkdir(parents=True, exist_ok=True)
     handle = (run_dir / ".lock").open("a+")
@@ -274,8 +275,6 @@ def lock_run_dir(run_dir: Path):
         owner = handle.read().strip() or "another process"
         handle.close()
         raise ConfigError(f"{run_dir}: the run is being trained by {owner}; wait for it to stop") from None
-    import os
-
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}\n")
     handle.flush()

@@ -92,9 +92,8 @@ def before_success(ep: Episode, kind: str, rng: np.random.Generator) -> Episode 
     than 2 frames remain (an attempt that succeeds at once)."""
     hits = np.flatnonzero(ep.success)
     end = int(hits[0]) if hits.size else len(ep.rgb)
-    if kind == "scripted":
-        end = int(np.ceil(end * rng.uniform(*STOP_SHORT))) if hits.size else end
-    end = min(end, len(ep.rgb))
+    if kind == "scripted" and hits.size:
+        end = int(np.ceil(end * rng.uniform(*STOP_SHORT)))
     if end < 2:
         return None
     action = ep.action[:end].copy()
@@ -116,12 +115,11 @@ def check_resume(cfg: CollectConfig) -> None:
     for field in mine:
         if field in RESUMABLE_FIELDS or field == "out":
             continue
-        if field not in stored:  # a field added after the dataset was collected: it had the default then
-            default = CollectConfig.model_fields[field].default
-            stored = {**stored, field: list(default) if isinstance(default, tuple) else default}
-        if stored.get(field) != mine[field]:
+        default = CollectConfig.model_fields[field].default  # a field added since: it had its default then
+        before = stored.get(field, list(default) if isinstance(default, tuple) else default)
+        if before != mine[field]:
             raise DatasetError(
-                f"{cfg.out}: existing dataset was collected with {field}={stored.get(field)!r}, this run asks for "
+                f"{cfg.out}: existing dataset was collected with {field}={before!r}, this run asks for "
                 f"{field}={mine[field]!r}; resume with the same settings or choose another output"
             )
 

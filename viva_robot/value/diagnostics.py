@@ -70,12 +70,17 @@ def episode_kind(key: str) -> str:
     return parts[1] if len(parts) >= 3 and parts[0].startswith("ep") else "video"
 
 
+def pixel_distance(frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """The no-learning baseline a value has to beat: -mean squared pixel difference of each frame to `goal`."""
+    return -((frames.astype(np.float32) - goal.astype(np.float32)) ** 2).mean(axis=(1, 2, 3))
+
+
 def pixel_distance_curves(ds: VideoDataset, episodes: np.ndarray, size: int | None = None) -> list[np.ndarray]:
-    """The no-learning baseline a value has to beat: -mean squared pixel difference to the episode's last frame."""
+    """`pixel_distance` to each episode's own last frame."""
     curves = []
     for k in episodes:
-        rgb = episode_frames(ds, k, size).astype(np.float32)
-        curves.append(-((rgb - rgb[-1]) ** 2).mean(axis=(1, 2, 3)))
+        rgb = episode_frames(ds, k, size)
+        curves.append(pixel_distance(rgb, rgb[-1]))
     return curves
 
 
