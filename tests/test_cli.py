@@ -59,3 +59,38 @@ def test_help_has_examples():
     top = subprocess.run(["viva-robot", "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("import", "collect", "dataset"):
         assert command in top
+
+
+def _commands(parser, prefix=()):
+    """Every runnable command path in the parser, found by walking its subparsers (so new commands are covered)."""
+    import argparse
+
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield prefix
+    for action in subs:
+        for name, child in action.choices.items():
+            yield from _commands(child, prefix + (name,))
+
+
+def test_every_command_help_works(capsys):
+    commands = list(_commands(build_parser()))
+    assert ("pretrain",) in commands and ("calibrate", "board") in commands and len(commands) >= 16
+    for command in [()] + commands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--help"])
+        out = capsys.readouterr().out
+        assert exit_info.value.code == 0, command
+        assert out.startswith("usage: viva-robot"), command
+        if command:
+            assert "example:\n  viva-robot " + " ".join(command) in out, command
+
+
+def test_help_keeps_percent_signs_literal(capsys):
+    with pytest.raises(SystemExit):
+        main(["calibrate", "board", "--help"])
+    out = capsys.readouterr().out
+    assert "100% scale" in out and "_StoreAction" not in out
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    assert "% faster" in capsys.readouterr().out

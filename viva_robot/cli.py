@@ -71,15 +71,20 @@ def _flag_kwargs(annotation) -> dict:
     return {}
 
 
+def _literal(text: str) -> str:
+    """argparse %-formats every help string (for `%(default)s`); field descriptions say "10% faster" literally."""
+    return text.replace("%", "%%")
+
+
 def add_config_command(sub, name: str, model: type[Config], positional: tuple[str, ...], example: str, full_name: str = ""):
     doc = (model.__doc__ or "").strip()
-    p = sub.add_parser(name, help=doc.split(":", 1)[-1].strip(), description=doc,
+    p = sub.add_parser(name, help=_literal(doc.split(":", 1)[-1].strip()), description=doc,
                        epilog=f"example:\n  {example}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, metavar="YAML", help="preset with this command's fields; flags override it")
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     for field_name, field in model.model_fields.items():
         default = "" if field.is_required() or field.default is None else f" (default: {field.default})"
-        help_text = f"{field.description}{default}"
+        help_text = _literal(f"{field.description}{default}")
         if field_name in positional:
             p.add_argument(field_name, nargs="?", metavar=field_name.upper(), help=help_text)
         else:
