@@ -27,6 +27,7 @@ from viva_robot.config import (
     GoalCaptureConfig,
     ImportBridgeConfig,
     ImportEgo4DConfig,
+    ImportLeRobotConfig,
     PretrainConfig,
     RecordConfig,
     RunConfig,
@@ -38,6 +39,7 @@ from viva_robot.config import (
 EXAMPLES = {
     "import ego4d": "viva-robot import ego4d ~/ego4d/v2/clips data/ego4d.zarr --size 128 --fps 5 --episode-seconds 10",
     "import bridge": "viva-robot import bridge ~/bridge_data_v2/raw data/bridge.zarr --size 128",
+    "import lerobot": "viva-robot import lerobot ~/.cache/huggingface/lerobot/lerobot/aloha_static_coffee data/aloha-coffee.zarr --camera observation.images.cam_high --fps 5",
     "collect": "viva-robot collect --config configs/collect/kitchen-microwave.yaml data/microwave.zarr --episodes 40",
     "pretrain": "viva-robot pretrain --config configs/pretrain/door.yaml --data data/door.zarr --out runs/door-icvf",
     "value-check": "viva-robot value-check runs/door-icvf/value.pt data/door.zarr --out runs/door-icvf/check",
@@ -105,11 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
 
-    imp = sub.add_parser("import", help="convert a video source (Ego4D, BridgeData V2) into a viva dataset",
+    imp = sub.add_parser("import", help="convert a video source (Ego4D, BridgeData V2, LeRobot) into a viva dataset",
                          description="Convert a video source into a viva dataset (Zarr). Interrupted imports resume.")
     imp_sub = imp.add_subparsers(dest="source", metavar="SOURCE", required=True)
     add_config_command(imp_sub, "ego4d", ImportEgo4DConfig, ("src", "out"), EXAMPLES["import ego4d"], "import ego4d")
     add_config_command(imp_sub, "bridge", ImportBridgeConfig, ("src", "out"), EXAMPLES["import bridge"], "import bridge")
+    add_config_command(imp_sub, "lerobot", ImportLeRobotConfig, ("src", "out"), EXAMPLES["import lerobot"], "import lerobot")
 
     add_config_command(sub, "collect", CollectConfig, ("out",), EXAMPLES["collect"])
 
@@ -162,6 +165,10 @@ def run(cfg: Config, progress: bool) -> None:
             from viva_robot.data.bridge import import_bridge
 
             print(json.dumps(import_bridge(cfg, progress=progress), indent=2))
+        case ImportLeRobotConfig():
+            from viva_robot.data.lerobot import import_lerobot
+
+            print(json.dumps(import_lerobot(cfg, progress=progress), indent=2))
         case CollectConfig():
             from viva_robot.sim.collect import collect
 

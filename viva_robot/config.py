@@ -67,6 +67,21 @@ class ImportBridgeConfig(Config):
     on_error: OnError = Field("stop", description=ON_ERROR_HELP)
 
 
+class ImportLeRobotConfig(Config):
+    """`viva-robot import lerobot`: a local LeRobotDataset (codebase v2.1 or v3.0: parquet + mp4) -> viva dataset."""
+
+    src: Path = Field(description="LeRobot dataset folder (the one holding meta/info.json), e.g. a snapshot downloaded "
+                                  "from the Hugging Face Hub")
+    out: Path = Field(description="output dataset (.zarr folder); an existing one is resumed")
+    camera: str | None = Field(None, description="video feature to import, e.g. observation.images.top; "
+                                                 "default: the first video feature in meta/info.json")
+    fps: float = Field(5.0, gt=0, le=120, description="frames per second kept from each episode (at most the source's "
+                                                      "rate), chosen by timestamp")
+    size: int = Field(128, ge=8, le=1024, description="output frames are size x size: short side resized, center-cropped")
+    threads: int = Field(0, ge=0, description="decoder threads per video (0: FFmpeg picks)")
+    on_error: OnError = Field("stop", description=ON_ERROR_HELP)
+
+
 SimTask = Literal[
     "door",
     "kitchen-microwave",

@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,26 +26,17 @@ from typing import Any, Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation, VideoReformatter
+from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
 from viva_robot.config import ImportEgo4DConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
+from viva_robot.data.video import BackgroundWriter, VideoReadError, open_video, to_square_rgb
 
 log = logging.getLogger(__name__)
 
 TIME_TOLERANCE = Fraction(1, 1000)  # seconds; absorbs timestamps rounded to the container's time base
 MISSING_FRAMES_ALLOWED = 0.02  # a file that decodes fewer than 98% of the frames its header lists is truncated
-# swscale resizes during the YUV->RGB conversion. AREA is an antialiased box filter; FULL_CHR_H_INT interpolates
-# chroma at full width first (without it fine detail came out ~2x further from a Lanczos reference than PIL's).
-# Measured against PIL's `to_square` on 854x480 frames: 0.5-0.7 ms vs 1.5 ms per frame, closer to the reference.
-INTERPOLATION = Interpolation.AREA | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND
-
-
-class VideoReadError(Exception):
-    """A video file could not be decoded (internal: becomes a DatasetError or a logged skip, per on_error)."""
-
-
 @dataclass(frozen=True)
 class VideoInfo:
     """What the ego4d.json manifest says about one video (None where it says nothing usable)."""
@@ -96,20 +86,6 @@ def load_manifest(path: Path) -> dict[str, VideoInfo]:
 
 
 # -- decoding and sampling ---------------------------------------------------------------------------------------
-def _open(path: Path, threads: int):
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as e:
-        raise VideoReadError(f"cannot open video ({e})") from None
-    if not container.streams.video:
-        container.close()
-        raise VideoReadError("no video stream in the file")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    stream.codec_context.thread_count = threads
-    return container, stream
-
-
 def _stream_start(stream, info: VideoInfo) -> Fraction | None:
     """The file's own stream start time; the manifest's video_start_sec when the file does not say."""
     if stream.start_time is not None and stream.time_base is not None:
@@ -162,21 +138,6 @@ def sample_frames(
     listed = stream.frames or 0
     if listed and decoded < listed * (1 - MISSING_FRAMES_ALLOWED):
         raise VideoReadError(f"truncated: decoded {decoded} of the {listed} frames the file lists")
-
-
-def to_square_rgb(frame: av.VideoFrame, size: int, scaler: VideoReformatter | None = None) -> np.ndarray:
-    """Resize so the short side is `size` (swscale, in the YUV->RGB conversion), then center-crop size x size.
-
-    One thread per call: swscale's automatic threading sets up a thread pool per call (7 ms a frame instead of 0.6).
-    Reusing `scaler` across frames keeps its swscale context.
-    """
-    w, h = frame.width, frame.height
-    scale = size / min(w, h)
-    out_w, out_h = max(size, round(w * scale)), max(size, round(h * scale))
-    scaler = scaler or VideoReformatter()
-    rgb = scaler.reformat(frame, out_w, out_h, "rgb24", interpolation=INTERPOLATION, threads=1).to_ndarray()
-    left, top = (out_w - size) // 2, (out_h - size) // 2
-    return rgb[top : top + size, left : left + size]
 
 
 # -- episodes ----------------------------------------------------------------------------------------------------
@@ -250,31 +211,6 @@ def _check_same_windows(out: Path, cfg: ImportEgo4DConfig) -> None:
         )
 
 
-class BackgroundWriter:
-    """Appends episodes on one worker thread, so compressing and writing one window overlaps decoding the next.
-
-    At most one episode is in flight (bounded memory, order kept); `wait` re-raises whatever the append raised.
-    """
-
-    def __init__(self, writer: DatasetWriter):
-        self.writer, self.pool, self.pending = writer, ThreadPoolExecutor(max_workers=1), None
-
-    def append(self, episode: Episode) -> None:
-        self.wait()
-        self.pending = self.pool.submit(self.writer.append, episode)
-
-    def wait(self) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self.pool.shutdown()
-
-
 def import_video(path: Path, info: VideoInfo, cfg: ImportEgo4DConfig, writer: BackgroundWriter, stats: dict) -> None:
     fps = Fraction(str(cfg.fps))
     seconds = Fraction(str(cfg.episode_seconds)) if cfg.episode_seconds else None
@@ -283,7 +219,7 @@ def import_video(path: Path, info: VideoInfo, cfg: ImportEgo4DConfig, writer: Ba
     if seconds is None and windows.uid in done:
         stats["skipped"] += 1
         return
-    container, stream = _open(path, cfg.threads)
+    container, stream = open_video(path, cfg.threads)
     with container:
         duration = _stream_duration(stream, container, info)
         if seconds is not None and duration is not None:

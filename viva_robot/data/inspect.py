@@ -29,6 +29,7 @@ def dataset_info(path: Path) -> dict:
         "with_language": sum(bool(s) for s in ds.language),
         "size_on_disk_bytes": ds.size_on_disk(),
         "failure_only": bool(ds.attrs.get("failure_only", False)),
+        "origin": ds.attrs.get("origin"),
     }
     if ds.has("success") and ds.num_episodes:
         success = ds.root["data/success"][: ds.num_frames]
@@ -48,6 +49,7 @@ def format_info(info: dict) -> str:
     h, w = info["resolution"]
     lines = [
         f"{info['path']}  (viva video dataset v{info['format_version']}, source {info['source']})",
+        *([f"  from       {info['origin']}"] if info["origin"] else []),
         f"  episodes   {info['episodes']}",
         f"  frames     {info['frames']}  ({h}x{w} RGB at {info['fps']:g} fps, {info['frames'] / info['fps'] / 60:.1f} min of video)",
     ]
