@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from viva_robot.cli import build_parser, config_from_args, main
-from viva_robot.config import CollectConfig, ConfigError, ImportEgo4DConfig, load_config
+from viva_robot.config import CollectConfig, ConfigError, ImportEgo4DConfig, ImportLeRobotConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,6 +29,8 @@ def test_every_preset_validates():
         assert load_config(CollectConfig, preset, {"out": "x.zarr"}).env
     cfg = load_config(ImportEgo4DConfig, REPO / "configs/import/ego4d.yaml", {"src": "a", "out": "b"})
     assert (cfg.size, cfg.fps, cfg.episode_seconds) == (128, 5.0, 10.0)
+    cfg = load_config(ImportLeRobotConfig, REPO / "configs/import/lerobot.yaml", {"src": "a", "out": "b"})
+    assert (cfg.size, cfg.fps, cfg.camera) == (128, 5.0, None)
 
 
 def test_unknown_key_in_preset_is_an_error(tmp_path):
