@@ -1,7 +1,8 @@
 """`import lerobot`: LeRobotDataset v2.1 and v3.0 folders written here the way LeRobot's own writer lays them out
 (huggingface/lerobot `datasets/utils.py`, `lerobot_dataset.py`, `video_utils.encode_video_frames`: AV1 via
 libsvtav1, yuv420p, g=2, crf=30; vectors as fixed-size lists; v3.0 packs episodes into shared parquet and mp4
-files and indexes them in meta/episodes/). `lerobot` itself is not installed: 0.4.4 pins torch<2.11 and av<16.
+files and indexes them in meta/episodes/), and one dataset written by lerobot 0.4.4 itself (tests/data/; how it
+was made is beside it: lerobot pins torch<2.11 and av<16, so it is not a dependency).
 """
 
 from __future__ import annotations
@@ -189,6 +190,24 @@ def test_episodes_are_resampled_by_timestamp_with_state_action_and_language(data
     version = json.loads((dataset / "meta/info.json").read_text())["codebase_version"]
     assert ds.attrs["lerobot"] == {"codebase_version": version, "dataset": "so100_drawer",
                                    "camera": "observation.images.top", "robot_type": "so100", "fps": 10.0}
+
+
+def test_a_dataset_written_by_lerobot_itself(tmp_path: Path):
+    src = Path(__file__).parent / "data" / "lerobot-v3.0-real_so100"
+    summary = import_lerobot(config(src, tmp_path / "out.zarr"), progress=False)
+    assert summary["codebase_version"] == "v3.0" and summary["episodes"] == 3
+    ds = VideoDataset(tmp_path / "out.zarr")
+    assert ds.episode_keys == [f"lerobot-v3.0-real_so100/episode_{e:06d}" for e in range(3)]
+    assert ds.language == ["open the drawer", "pick up the cube", "open the drawer"]
+    assert ds.episode_lengths().tolist() == [6, 4, 10]
+    for e in range(3):  # all three episodes share one mp4 and one parquet file
+        episode = ds.load_episode(e)
+        kept = list(range(0, LENGTHS[e], 2))
+        assert frame_indices(episode.rgb) == kept
+        np.testing.assert_array_equal(episode.state, [state_of(e, i) for i in kept])
+        np.testing.assert_array_equal(episode.action, [action_of(e, i) for i in kept])
+        top = episode.rgb[:, 2:12, 2:30].mean(axis=(1, 2))
+        np.testing.assert_allclose(top, np.broadcast_to(EPISODE_COLOURS[e], top.shape), atol=14)
 
 
 def test_full_rate_frames_round_trip_within_codec_error(dataset: Path, tmp_path: Path):
