@@ -99,7 +99,7 @@ def breakdown(value: Path, reps: int = 300) -> dict[str, float]:
     import torch
 
     from viva_robot.envs.sim import SimEnv
-    from viva_robot.rl.guidance import ValueGuide
+    from viva_robot.value.guide import ValueGuide
     from viva_robot.rl.replay import ReplayBuffer
     from viva_robot.rl.sac import SAC, ObsEncoder
     from viva_robot.rl.train import agent_obs

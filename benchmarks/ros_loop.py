@@ -93,7 +93,7 @@ def agent_phase(target_topic: str, seconds: float, tmp: Path, name: str) -> dict
     from viva_robot.config import TrainConfig
     from viva_robot.robot.config import load_robot_config
     from viva_robot.rl.train import agent_obs, build_agent
-    from viva_robot.ros.env import RosEnv
+    from viva_robot.envs.ros import RosEnv
     from viva_robot.ros.messages import stamp_to_s
 
     torch.set_num_threads(1)

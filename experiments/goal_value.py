@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from viva_robot.envs.sim import SimEnv
-from viva_robot.rl.guidance import ValueGuide
+from viva_robot.value.guide import ValueGuide
 from viva_robot.sim.scripts import make_policy
 from viva_robot.value.diagnostics import pixel_distance, temporal_order_pairs
 

@@ -17,7 +17,7 @@ import torch
 from viva_robot.config import PretrainConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.value.diagnostics import accuracy_by_kind, split_episodes, temporal_order_accuracy
-from viva_robot.value.pretrain import build_model
+from viva_robot.value.networks import ICVF
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     held = held[ds.episode_lengths()[held] >= 2][:20]
     for seed in range(args.seeds):
         torch.manual_seed(seed)
-        model = build_model(cfg).eval()
+        model = ICVF.from_config(cfg).eval()
         acc, curves = temporal_order_accuracy(model, ds, held, torch.device("cpu"))
         kinds = ", ".join(f"{k} {v:.3f}" for k, v in accuracy_by_kind(ds, held, curves).items())
         print(f"untrained (init seed {seed}): temporal-order accuracy {acc:.3f} on {len(held)} episodes ({kinds}); "

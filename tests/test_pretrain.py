@@ -21,6 +21,7 @@ from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode
 from viva_robot.value import icvf as icvf_module
 from viva_robot.value import pretrain as pretrain_module
 from viva_robot.value.checkpoint import CheckpointError, load_checkpoint
+from viva_robot.value.networks import ICVF
 from viva_robot.value.pretrain import TrainingDiverged, pretrain
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,6 +218,19 @@ def test_resume_refuses_a_changed_config(reference, capsys):
         pretrain_module.resume_config(reference, {"lr": "1e-3", "holdout_fraction": 0.5, "steps": 80})
 
 
+def test_resume_refuses_another_world_size(reference, monkeypatch, capsys):
+    before = sorted(p.name for p in (reference / "checkpoints").iterdir())
+    assert load_checkpoint(reference / "checkpoints" / before[-1])["world_size"] == 1
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc-per-node 2 would set for rank 0
+    monkeypatch.setenv("RANK", "0")
+    assert main(["pretrain", "--resume", str(reference), "--steps", "80"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"viva-robot pretrain: error: {reference / 'checkpoints' / before[-1]}: the run was trained by 1 process "
+        f"(WORLD_SIZE) and this resume has 2: every step's batch would change (batch_size per process x processes) "
+        f"and the run would no longer continue as it started; resume it with a single process (no torchrun)")
+    assert sorted(p.name for p in (reference / "checkpoints").iterdir()) == before
+
+
 def test_resume_needs_a_run_directory(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["pretrain", "--resume", str(tmp_path / "empty")]) == 2
@@ -246,6 +260,7 @@ def test_torchrun_ddp_on_cpu(play, tmp_path):
     assert [r["step"] for r in train_rows(run)] == [3, 6]  # one writer
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["batch_size"] == 16  # per process
+    assert load_checkpoint(run / "checkpoints" / "step_0000006.pt")["world_size"] == 2  # resume refuses another
 
 
 # -- fine-tuning -----------------------------------------------------------------------------------------------
@@ -255,7 +270,7 @@ def test_finetune_starts_from_the_init_checkpoint(tmp_path):
     ego = make_dataset(tmp_path / "ego.zarr", lengths=(8, 12, 10, 9, 14, 11), noise=True, seed=1)
     play = make_dataset(tmp_path / "play.zarr", lengths=(6, 9, 12, 7, 20, 8))
     a = pretrain(config(tmp_path / "a", ego, steps=10, lr=1e-3), progress=False)
-    fresh = pretrain_module.build_model(config(tmp_path / "x", play))  # what B would start from without init
+    fresh = ICVF.from_config(config(tmp_path / "x", play))  # what B would start from without init
     b = pretrain(config(tmp_path / "b", play, steps=1, lr=1e-12, init=a / "value.pt"), progress=False)
 
     a_w, b_w = weights(a / "value.pt"), weights(b / "value.pt")

@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from viva_robot.robot.config import load_robot_config  # noqa: E402
 from viva_robot.robot.safety import load_limits  # noqa: E402
-from viva_robot.ros.env import RobotError, RosEnv  # noqa: E402
+from viva_robot.envs.ros import RobotError, RosEnv  # noqa: E402
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,7 +308,7 @@ def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
     from std_msgs.msg import Float32
 
     from viva_robot.config import PretrainConfig
-    from viva_robot.rl.guidance import ValueGuide
+    from viva_robot.value.guide import ValueGuide
     from viva_robot.ros.messages import image_from_msg
     from viva_robot.value.checkpoint import save_checkpoint
     from viva_robot.value.networks import ICVF
@@ -403,7 +403,7 @@ def test_a_stalled_camera_node_is_held_within_one_control_period_and_a_restart_r
 def test_frames_with_the_wrong_encoding_or_size_are_refused_with_the_reason(env):
     from sensor_msgs.msg import Image
 
-    from viva_robot.ros.env import RobotLink
+    from viva_robot.envs.ros import RobotLink
     from viva_robot.ros.messages import MessageError, image_from_msg
 
     mono = Image(height=4, width=4, encoding="mono8", step=4, data=bytes(16))

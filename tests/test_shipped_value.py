@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from viva_robot.config import CollectConfig, ValueCheckConfig, load_config
-from viva_robot.rl.guidance import ValueGuide
+from viva_robot.value.guide import ValueGuide
 from viva_robot.sim.collect import collect
 from viva_robot.value.diagnostics import run_value_check
 

@@ -14,10 +14,12 @@ import torch
 from viva_robot.cli import main
 from viva_robot.config import CollectConfig, ConfigError, PretrainConfig, TrainConfig, load_config
 from viva_robot.data.dataset import VideoDataset
-from viva_robot.rl.guidance import ValueGuide, shaped_reward
+from viva_robot.rl.guidance import shaped_reward
+from viva_robot.value.guide import ValueGuide
 from viva_robot.rl.replay import ReplayBuffer
 from viva_robot.rl.sac import random_shift
-from viva_robot.rl.train import build_agent, load_prior, load_train_checkpoint, make_env, train
+from viva_robot.envs import make_env
+from viva_robot.rl.train import build_agent, load_prior, load_train_checkpoint, train
 from viva_robot.sim.collect import collect
 from viva_robot.value.checkpoint import save_checkpoint
 from viva_robot.value.networks import ICVF
@@ -382,7 +384,7 @@ def test_ros_backend_needs_a_robot_config_and_a_goal_image(tmp_path, capsys):
 def test_goal_image_from_a_file(tmp_path, capsys):
     from PIL import Image
 
-    from viva_robot.rl.train import load_goal_image
+    from viva_robot.envs import load_goal_image
 
     good, bad = tmp_path / "goal.png", tmp_path / "big.png"
     pixels = np.random.default_rng(0).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)

@@ -1,25 +1,44 @@
 """One Gymnasium interface for every robot backend (DESIGN.md §2): the observation carries the camera image
 (uint8 H x W x 3) and the proprioceptive state (plus, in simulation only, privileged object state), `info`
 carries `success`, and the task's goal image is `env.goal_image`. Backends: `sim` (MuJoCo, here) and
-`ros` (a real or simulated Franka over ROS 2, viva_robot/ros/env.py)."""
+`ros` (a real or simulated Franka over ROS 2, viva_robot/envs/ros.py), chosen by `make_env`."""
+
+from __future__ import annotations
 
 import numpy as np
 
-
-def checked_action(action, shape: tuple[int, ...], who: str) -> np.ndarray:
-    """A user policy's action as float32, refused with a clear error when its shape is wrong or it has NaN/inf."""
-    action = np.asarray(action, dtype=np.float32)
-    if action.shape != shape:
-        raise ValueError(f"{who}: action has shape {action.shape}, expected {shape}")
-    if not np.isfinite(action).all():
-        raise ValueError(f"{who}: action contains NaN or inf: {action.tolist()}")
-    return action
+from viva_robot.config import ConfigError, TrainConfig
 
 
-def checked_goal_image(goal_image, size: int, who: str) -> np.ndarray:
-    """A goal image as the env's camera would frame it: uint8 (size, size, 3), else a clear error."""
-    goal_image = np.asarray(goal_image)
-    if goal_image.dtype != np.uint8 or goal_image.shape != (size, size, 3):
-        raise ValueError(f"{who}: goal image is {goal_image.dtype} {goal_image.shape}, expected "
-                         f"uint8 ({size}, {size}, 3) like the env's camera frames")
-    return goal_image
+def make_env(cfg: TrainConfig, camera: bool = True):
+    """The task's env; camera=False (sim, state observations, no value) skips rendering frames nobody reads."""
+    match cfg.backend:
+        case "sim":
+            from viva_robot.envs.sim import SimEnv
+
+            return SimEnv(cfg.task, cfg.image_size, goal_image=load_goal_image(cfg), max_steps=cfg.max_steps, camera=camera)
+        case "ros":
+            from viva_robot.robot.config import load_robot_config
+            from viva_robot.envs.ros import RosEnv
+
+            robot = load_robot_config(cfg.robot, {"image_size": cfg.image_size,
+                                                  **({"max_steps": cfg.max_steps} if cfg.max_steps else {})})
+            return RosEnv(robot, goal_image=load_goal_image(cfg))
+    raise ConfigError(f"unknown backend {cfg.backend!r}")
+
+
+def load_goal_image(cfg: TrainConfig) -> np.ndarray | None:
+    """The user's goal PNG as uint8 (H, W, 3), checked against the run's image size."""
+    if cfg.goal_image is None:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(cfg.goal_image) as im:
+            image = np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as e:
+        raise ConfigError(f"{cfg.goal_image}: cannot read the goal image ({e.__class__.__name__}: {e})") from None
+    if image.shape[:2] != (cfg.image_size, cfg.image_size):
+        raise ConfigError(f"{cfg.goal_image}: goal image is {image.shape[1]}x{image.shape[0]}, the camera renders "
+                          f"{cfg.image_size}x{cfg.image_size} (image_size); resize it or set image_size")
+    return image

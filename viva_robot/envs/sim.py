@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from viva_robot.envs import checked_action, checked_goal_image
+from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.scripts import ATTEMPT_MILESTONE, KITCHEN_TASKS, TASK_SUCCESS, make_policy, pose_hand_on_open_door
 from viva_robot.sim.tasks import get_task, make_env

@@ -1,57 +1,7 @@
-"""The frozen video-trained value as a reward signal: V(s, g*) for one goal image, and the per-mode rewards.
-
-`ValueGuide` loads a `pretrain` checkpoint, checks it fits the task's frames, encodes the goal once and
-evaluates V(s, g*) = mean over heads of V(s, g*, g*) for new frames (one encoder pass per frame; called
-when a transition enters the replay buffer, never per sampled batch).
-"""
+"""The frozen value as a reward signal: the training reward of each guidance mode. The value itself (loading it,
+V(s, g*) for one goal image) is value/guide.py's `ValueGuide`."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import numpy as np
-import torch
-import torch.nn as nn
-
-from viva_robot.value.checkpoint import CheckpointError, load_checkpoint, load_weights
-from viva_robot.value.networks import ICVF, to_input
-
-
-class ValueGuide:
-    def __init__(self, path: Path, image_size: int, device: torch.device):
-        payload = load_checkpoint(path)
-        vcfg = payload["config"]
-        if vcfg.image_size != image_size:
-            raise CheckpointError(f"{path}: the value was trained on {vcfg.image_size}x{vcfg.image_size} frames but this "
-                                  f"run's camera renders {image_size}x{image_size}; set image_size: {vcfg.image_size}")
-        self.path, self.encoder_name, self.device = Path(path), vcfg.encoder, device
-        self.model = ICVF(vcfg.encoder, vcfg.head, vcfg.image_size, vcfg.ensemble, tuple(vcfg.hidden))
-        load_weights(self.model, payload["model"], path)
-        self.model.to(device).eval().requires_grad_(False)
-        self._goal: torch.Tensor | None = None
-
-    def set_goal(self, goal_image: np.ndarray) -> None:
-        with torch.no_grad():
-            self._goal = self.model.encoder(to_input(torch.as_tensor(np.array(goal_image), device=self.device)[None]))
-
-    @torch.no_grad()
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (H, W, 3) or (N, H, W, 3) -> V(s, g*) as float (scalar or (N,))."""
-        if self._goal is None:
-            raise RuntimeError("ValueGuide: set_goal(goal_image) first")
-        single = images.ndim == 3
-        x = torch.as_tensor(images[None] if single else images, device=self.device)
-        es = self.model.encoder(to_input(x))
-        eg = self._goal.expand(es.shape[0], -1)
-        v = self.model.values(es, eg, eg).mean(0).cpu().numpy()
-        return float(v[0]) if single else v
-
-    def init_encoder(self, encoder: nn.Module, name: str) -> None:
-        """critic-init: copy the value's image encoder into the agent's (same architecture required)."""
-        if name != self.encoder_name:
-            raise CheckpointError(f"{self.path}: critic-init needs the agent's encoder to match the value's: the value "
-                                  f"uses {self.encoder_name!r}, the run {name!r}; set encoder: {self.encoder_name}")
-        load_weights(encoder, self.model.encoder.state_dict(), self.path, what="encoder")
 
 
 def shaped_reward(mode: str, r_env: float, v_prev: float | None, v_next: float | None, *, alpha: float,

@@ -23,7 +23,9 @@ from tqdm import tqdm
 from viva_robot import config
 from viva_robot.config import ConfigError, EvalConfig, RunConfig, TrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
-from viva_robot.rl.guidance import ValueGuide, shaped_reward
+from viva_robot.envs import make_env
+from viva_robot.rl.guidance import shaped_reward
+from viva_robot.value.guide import ValueGuide
 from viva_robot.rl.replay import ReplayBuffer, concat_batches
 from viva_robot.rl.sac import SAC, ObsEncoder
 from viva_robot.rl.video import learning_curve, write_eval_video
@@ -41,40 +43,6 @@ EVAL_SEED = 1_000_000  # evaluation episode k resets with (EVAL_SEED, k), in tra
 
 
 # -- parts ---------------------------------------------------------------------------------------------------------
-def make_env(cfg: TrainConfig, camera: bool = True):
-    """The task's env; camera=False (sim, state observations, no value) skips rendering frames nobody reads."""
-    match cfg.backend:
-        case "sim":
-            from viva_robot.envs.sim import SimEnv
-
-            return SimEnv(cfg.task, cfg.image_size, goal_image=load_goal_image(cfg), max_steps=cfg.max_steps, camera=camera)
-        case "ros":
-            from viva_robot.robot.config import load_robot_config
-            from viva_robot.ros.env import RosEnv
-
-            robot = load_robot_config(cfg.robot, {"image_size": cfg.image_size,
-                                                  **({"max_steps": cfg.max_steps} if cfg.max_steps else {})})
-            return RosEnv(robot, goal_image=load_goal_image(cfg))
-    raise ConfigError(f"unknown backend {cfg.backend!r}")
-
-
-def load_goal_image(cfg: TrainConfig) -> np.ndarray | None:
-    """The user's goal PNG as uint8 (H, W, 3), checked against the run's image size."""
-    if cfg.goal_image is None:
-        return None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(cfg.goal_image) as im:
-            image = np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as e:
-        raise ConfigError(f"{cfg.goal_image}: cannot read the goal image ({e.__class__.__name__}: {e})") from None
-    if image.shape[:2] != (cfg.image_size, cfg.image_size):
-        raise ConfigError(f"{cfg.goal_image}: goal image is {image.shape[1]}x{image.shape[0]}, the camera renders "
-                          f"{cfg.image_size}x{cfg.image_size} (image_size); resize it or set image_size")
-    return image
-
-
 def agent_obs(obs: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
     """The env observation -> what the agent sees (state mode uses the simulator's privileged object state)."""
     match mode:

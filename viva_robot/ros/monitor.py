@@ -21,7 +21,7 @@ from std_msgs.msg import Bool, Float32
 
 from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.node import run_node
-from viva_robot.ros.env import fit_image
+from viva_robot.envs.ros import fit_image
 from viva_robot.ros.messages import MessageError, image_from_msg, image_to_msg
 
 
@@ -42,7 +42,7 @@ class ValueMonitorNode(Node):
         import torch
         from PIL import Image as PILImage
 
-        from viva_robot.rl.guidance import ValueGuide
+        from viva_robot.value.guide import ValueGuide
 
         torch.set_num_threads(1)
         size = int(p["image_size"])
@@ -72,7 +72,7 @@ class ValueMonitorNode(Node):
         except MessageError as e:
             self.get_logger().error(f"{self.p['image_topic']}: {e}", throttle_duration_sec=5.0)
             return
-        from viva_robot.rl.video import value_panel
+        from viva_robot.value.panel import value_panel
 
         value = float(self.guide(frame[None])[0])
         self.values.append(value)

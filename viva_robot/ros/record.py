@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 from viva_robot.config import GoalCaptureConfig, RecordConfig
 from viva_robot.data.dataset import DatasetWriter, Episode
 from viva_robot.robot.config import RobotError, load_robot_config
-from viva_robot.ros.env import RobotLink
+from viva_robot.envs.ros import RobotLink
 from viva_robot.ros.messages import pose_from_msg
 
 

@@ -25,11 +25,14 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: Path, *, step: int, config: PretrainConfig, model: nn.Module,
-                    target: nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None) -> Path:
+                    target: nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
+                    world_size: int | None = None) -> Path:
     payload: dict[str, Any] = {
         "format": FORMAT, "version": VERSION, "step": step, "config": config.to_json(),
         "model": model.state_dict(),
     }
+    if world_size is not None:  # training checkpoints: how many processes shared each step's batch
+        payload["world_size"] = world_size
     if target is not None:
         payload["target"] = target.state_dict()
     if optimizer is not None:

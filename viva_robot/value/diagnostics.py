@@ -15,6 +15,7 @@ import torch
 
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.data.reader import resize_frames
+from viva_robot.value.guide import load_value
 from viva_robot.value.networks import ICVF, resolve_device
 
 
@@ -165,14 +166,8 @@ def value_check(model: ICVF, ds: VideoDataset, episodes: np.ndarray, out: Path, 
 
 def run_value_check(cfg) -> dict:
     """`viva-robot value-check`: load a checkpoint, pick the episodes, write the plots, return the summary."""
-    from viva_robot.value.checkpoint import load_checkpoint, load_weights
-    from viva_robot.value.pretrain import build_model
-
-    payload = load_checkpoint(cfg.checkpoint)
-    run = payload["config"]
+    model, run = load_value(cfg.checkpoint)
     device = resolve_device(cfg.device)
-    model = build_model(run)
-    load_weights(model, payload["model"], cfg.checkpoint)
     model.to(device).eval()
     ds = VideoDataset(cfg.data)
     if ds.resolution != (run.image_size, run.image_size) and not run.resize_frames:

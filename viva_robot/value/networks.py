@@ -150,6 +150,11 @@ class ICVF(nn.Module):
         d = self.encoder.features
         self.head = MonolithicHead(d, ensemble, hidden) if head == "monolithic" else MultilinearHead(d, ensemble, hidden)
 
+    @classmethod
+    def from_config(cls, cfg) -> "ICVF":
+        """The network a `pretrain` config (PretrainConfig) describes; weights untrained."""
+        return cls(cfg.encoder, cfg.head, cfg.image_size, cfg.ensemble, tuple(cfg.hidden))
+
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W, 3) or float (B, 3, H, W) from `to_input` -> features (B, D)."""
         x = to_input(images) if images.dtype == torch.uint8 else images

@@ -49,10 +49,6 @@ def resume_config(run_dir: Path, overrides: dict) -> PretrainConfig:
     return config.resume_config(PretrainConfig, run_dir, overrides, RESUMABLE)
 
 
-def build_model(cfg: PretrainConfig) -> ICVF:
-    return ICVF(cfg.encoder, cfg.head, cfg.image_size, cfg.ensemble, tuple(cfg.hidden))
-
-
 def open_sources(cfg: PretrainConfig, rank: int, progress: bool = False) -> tuple[list[Source], list[tuple[VideoDataset, np.ndarray]]]:
     """Datasets -> training sources and held-out episodes; checks frame sizes and episode lengths."""
     datasets = [VideoDataset(p) for p in cfg.data]
@@ -105,6 +101,7 @@ def prefetch(sampler: ICVFSampler, cfg: PretrainConfig, rank: int, start: int, d
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    _check_world_size(cfg, world)  # before the process group: every rank refuses alone, none is left waiting
     device = resolve_device(cfg.device)
     if world > 1:
         if device.type == "cuda":
@@ -116,6 +113,17 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
     finally:
         if world > 1:
             dist.destroy_process_group()
+
+
+def _check_world_size(cfg: PretrainConfig, world: int) -> None:
+    """A resumed run continues only with the number of processes it was trained by (older checkpoints do not say)."""
+    resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
+    was = load_checkpoint(resume_from).get("world_size", world) if resume_from else world
+    if was != world:
+        raise ConfigError(f"{resume_from}: the run was trained by {was} process{'es' if was > 1 else ''} (WORLD_SIZE) "
+                          f"and this resume has {world}: every step's batch would change (batch_size per process x "
+                          f"processes) and the run would no longer continue as it started; resume it with "
+                          f"{f'torchrun --nproc-per-node {was}' if was > 1 else 'a single process (no torchrun)'}")
 
 
 def _check_run_dir(cfg: PretrainConfig) -> None:
@@ -149,7 +157,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
     sources, heldout = open_sources(cfg, rank, progress)
 
-    model = build_model(cfg)
+    model = ICVF.from_config(cfg)
     if initial is not None:
         load_weights(model, initial["model"], cfg.init)
         log.info("initialised from %s (step %d of its run)", cfg.init, initial["step"])
@@ -240,7 +248,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                 last_finite = step
                 if rank == 0:
                     last_good = save_checkpoint(cfg.out / "checkpoints" / f"step_{step:07d}.pt", step=step, config=cfg,
-                                                model=model, target=target, optimizer=optimizer)
+                                                model=model, target=target, optimizer=optimizer, world_size=world)
                     for old in sorted((cfg.out / "checkpoints").glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
                         old.unlink()
     finally:

@@ -30,7 +30,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from viva_robot.envs import checked_action, checked_goal_image
+from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.robot.config import RobotConfig, RobotError
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
 
@@ -157,7 +157,7 @@ class RosEnv(gym.Env):
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": round(cfg.control_hz)}
         # A real scene is not reproducible from a seed: gymnasium's checker then skips its determinism checks.
-        self.spec = EnvSpec("viva/RosRobot-v0", entry_point="viva_robot.ros.env:RosEnv", nondeterministic=True)
+        self.spec = EnvSpec("viva/RosRobot-v0", entry_point="viva_robot.envs.ros:RosEnv", nondeterministic=True)
         self.link = RobotLink(cfg)
         link = self.link
         try:
