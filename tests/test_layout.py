@@ -28,8 +28,8 @@ ALLOWED = {
 def part(module: str) -> str:
     names = module.split(".")[1:]
     match names:
-        case [] | ["config"] | ["__init__"]:
-            return "config"
+        case [] | ["config"] | ["rundir"] | ["__init__"]:
+            return "config"  # the mechanism every command uses
         case ["robot", "topics"]:
             return "topics"
         case ["ros", "messages" | "node" | "__init__"]:

@@ -231,6 +231,23 @@ def test_resume_refuses_another_world_size(reference, monkeypatch, capsys):
     assert sorted(p.name for p in (reference / "checkpoints").iterdir()) == before
 
 
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, capsys):
+    before = (reference / "metrics.jsonl").read_text()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from viva_robot.rundir import lock; h = lock(Path(sys.argv[1])); "
+                               "print('locked', flush=True); time.sleep(60)", str(reference)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["pretrain", "-q", "--resume", str(reference), "--steps", "80"]) == 2
+        assert capsys.readouterr().err.strip() == (f"viva-robot pretrain: error: {reference}: the run is being trained "
+                                                   f"by pid {holder.pid}; wait for it to stop")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (reference / "metrics.jsonl").read_text() == before
+
+
 def test_resume_needs_a_run_directory(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["pretrain", "--resume", str(tmp_path / "empty")]) == 2

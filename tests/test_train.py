@@ -179,7 +179,7 @@ def test_critic_init_copies_the_value_encoder(value):
     env.close()
     for (k, a), (_, b) in zip(agent.encoder.image.state_dict().items(), guide.model.encoder.state_dict().items()):
         assert torch.equal(a, b), k
-    plain = build_agent(cfg.model_copy(update={"mode": "viva"}), make_env(cfg), guide, torch.device("cpu"))
+    plain = build_agent(cfg, make_env(cfg), None, torch.device("cpu"))  # no value to start from: a fresh encoder
     assert not torch.equal(plain.encoder.image.out[1].weight, guide.model.encoder.out[1].weight)
 
 
@@ -279,7 +279,7 @@ def test_evaluation_without_a_camera_for_later_episodes_gives_the_same_results(v
     env, blind = make_env(cfg), make_env(cfg, camera=False)
     guide = ValueGuide(value, SIZE, torch.device("cpu"))
     guide.set_goal(env.goal_image)
-    agent = build_agent(cfg, env, guide, torch.device("cpu"))
+    agent = build_agent(cfg, env, None, torch.device("cpu"))
     both = evaluate(agent, env, guide, "state", 3, blind_env=blind)
     alone = evaluate(agent, env, guide, "state", 3)
     env.close()
@@ -304,13 +304,14 @@ def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, tmp_p
     import os
     import shutil
 
-    from viva_robot.rl.train import lock_run_dir, resume_config
+    from viva_robot.rl.train import resume_config
+    from viva_robot.rundir import lock as lock_run_dir
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
     before = (run / "metrics.jsonl").read_text()
     lock = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                             "from viva_robot.rl.train import lock_run_dir; h = lock_run_dir(Path(sys.argv[1])); "
+                             "from viva_robot.rundir import lock; h = lock(Path(sys.argv[1])); "
                              "print('locked', flush=True); time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
     try:
         assert lock.stdout.readline().strip() == "locked"

@@ -20,7 +20,7 @@ import torch
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from viva_robot import config
+from viva_robot import config, rundir
 from viva_robot.config import ConfigError, EvalConfig, RunConfig, TrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.envs import make_env
@@ -31,7 +31,6 @@ from viva_robot.rl.sac import SAC, ObsEncoder
 from viva_robot.rl.video import learning_curve, write_eval_video
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, read_payload, write_payload
 from viva_robot.value.networks import make_encoder, resolve_device
-from viva_robot.value.pretrain import _truncate_metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +60,13 @@ def obs_spec(env, mode: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     return {k: (v.shape, v.dtype) for k, v in sample.items()}
 
 
-def build_agent(cfg: TrainConfig, env, guide: ValueGuide | None, device: torch.device) -> SAC:
+def build_agent(cfg: TrainConfig, env, encoder_init: ValueGuide | None, device: torch.device) -> SAC:
+    """The SAC agent for this run's observations; encoder_init: the value whose image encoder the agent's starts
+    from (critic-init modes), None for a fresh encoder (or one a checkpoint is about to overwrite)."""
     spec = obs_spec(env, cfg.obs)
     image_encoder = make_encoder(cfg.encoder, cfg.image_size) if "image" in spec else None
-    if "critic-init" in cfg.mode:
-        guide.init_encoder(image_encoder, cfg.encoder)
+    if encoder_init is not None:
+        encoder_init.init_encoder(image_encoder, cfg.encoder)
     state_dim = spec["state"][0][0] if "state" in spec else 0
     encoder = ObsEncoder(image_encoder, state_dim, cfg.latent, cfg.shift_pad)
     return SAC(encoder, env.action_space.shape[0], tuple(cfg.hidden), cfg.critics, cfg.lr, cfg.gamma, cfg.tau,
@@ -127,8 +128,7 @@ def save_train_checkpoint(path: Path, *, cfg: TrainConfig, agent: SAC, replay: R
                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state)}
     write_payload(path, payload)
-    for old in sorted(path.parent.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
-        old.unlink()
+    rundir.rotate(path.parent, KEEP_CHECKPOINTS)
     return path
 
 
@@ -191,7 +191,7 @@ def run_eval(cfg: EvalConfig | RunConfig) -> dict:
     device = resolve_device(cfg.device)
     env = make_env(tcfg)
     guide = _guide(tcfg, env, device)
-    agent = build_agent(tcfg.model_copy(update={"mode": "sparse"}), env, None, device)  # weights come from the checkpoint
+    agent = build_agent(tcfg, env, None, device)  # weights come from the checkpoint
     agent.load_state_dict(payload["agent"])
     step = payload["progress"]["step"]
     name = f"{'eval' if isinstance(cfg, EvalConfig) else 'run_' + tcfg.backend}_cmd_step_{step:08d}_seed{cfg.seed}.mp4"
@@ -228,27 +228,6 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
     return payload
 
 
-def lock_run_dir(run_dir: Path):
-    """Hold an exclusive lock on the run directory while training: a second process resuming the same run
-    (a re-run comparison script, a second terminal) is refused instead of interleaving checkpoints."""
-    import fcntl
-    import os
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = (run_dir / ".lock").open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "another process"
-        handle.close()
-        raise ConfigError(f"{run_dir}: the run is being trained by {owner}; wait for it to stop") from None
-    handle.truncate(0)
-    handle.write(f"pid {os.getpid()}\n")
-    handle.flush()
-    return handle  # the lock lasts as long as this handle is open
-
-
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -258,7 +237,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     rng = np.random.default_rng(cfg.seed)
     env = make_env(cfg, camera=cfg.obs != "state" or cfg.value is not None)
     guide = _guide(cfg, env, device)
-    agent = build_agent(cfg, env, guide, device)
+    agent = build_agent(cfg, env, guide if "critic-init" in cfg.mode else None, device)
     replay = ReplayBuffer(obs_spec(env, cfg.obs), env.action_space.shape[0], cfg.replay_capacity)
     prior = load_prior(cfg, env, guide) if cfg.prior is not None else None
     n_prior = round(cfg.batch_size * cfg.prior_ratio) if prior is not None else 0
@@ -273,21 +252,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             torch.cuda.set_rng_state_all(resumed["cuda_rng"])
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
-    lock = lock_run_dir(cfg.out)  # the first write to the run directory; everything above only checks and reads
+    lock = rundir.lock(cfg.out)  # the first write to the run directory; everything above only checks and reads
     newest = latest_checkpoint(cfg.out)
     if (resumed is None and (cfg.out / "config.json").exists()) or (
             resumed is not None and newest is not None and newest.name != f"step_{state['step']:08d}.pt"):
         lock.close()
         raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
                           f"again (with --resume {cfg.out})")
-    if resumed is not None:
-        _truncate_metrics(cfg.out / "metrics.jsonl", state["step"])
     config.save_config(cfg, cfg.out / "config.json")
-
-    from torch.utils.tensorboard import SummaryWriter
-
-    tb = SummaryWriter(str(cfg.out / "tb"), purge_step=state["step"] + 1 if resumed else None)
-    metrics_file = (cfg.out / "metrics.jsonl").open("a")
+    metrics_file, tb = rundir.open_logs(cfg.out, state["step"] if resumed is not None else None)
     eval_env = blind_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, unit="step", dynamic_ncols=True,

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from viva_robot import config
+from viva_robot import config, rundir
 from viva_robot.config import ConfigError, PretrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.reader import open_frames
@@ -132,12 +132,15 @@ def _check_run_dir(cfg: PretrainConfig) -> None:
         raise ConfigError(f"{cfg.out}: run directory exists; continue it with --resume {cfg.out} or choose another --out")
 
 
-def _prepare_run_dir(cfg: PretrainConfig) -> None:
-    out = cfg.out
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".config.json.tmp"
-    tmp.write_text(cfg.to_json())
-    tmp.replace(out / "config.json")
+def _prepare_run_dir(cfg: PretrainConfig):
+    """Lock the run directory (the first write to it), check nobody wrote to it meanwhile, save the config."""
+    lock = rundir.lock(cfg.out)
+    if cfg.resume is None and (cfg.out / "config.json").exists():
+        lock.close()
+        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
+                          f"again (with --resume {cfg.out})")
+    config.save_config(cfg, cfg.out / "config.json")
+    return lock
 
 
 def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool) -> Path:
@@ -168,8 +171,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
         load_weights(target, resumed["target"], resume_from, "target")
     if device.type == "cuda":  # convolutions run fastest channels-last; inputs already have those strides
         model, target = (m.to(device, memory_format=torch.channels_last) for m in (model, target))
-    if rank == 0:  # only now: bad data or a checkpoint that does not fit leaves no run directory behind
-        _prepare_run_dir(cfg)
+    # only now: bad data or a checkpoint that does not fit leaves no run directory behind
+    lock = _prepare_run_dir(cfg) if rank == 0 else None
     if cfg.compile:
         model.compile_encoder()
         target.compile_encoder()
@@ -191,13 +194,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     batches = prefetch(sampler, cfg, rank, start, device, stop)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device.type == "cuda" and cfg.bf16) else nullcontext()
 
-    tb = metrics_file = None
-    if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-
-        tb = SummaryWriter(str(cfg.out / "tb"), purge_step=start + 1)
-        _truncate_metrics(cfg.out / "metrics.jsonl", start)  # rows a killed run logged after its last checkpoint
-        metrics_file = open(cfg.out / "metrics.jsonl", "a")
+    metrics_file, tb = rundir.open_logs(cfg.out, start) if rank == 0 else (None, None)
     bar = tqdm(total=cfg.steps, initial=start, desc="pretrain", unit="step", disable=not progress, dynamic_ncols=True)
     last_good, last_finite = resume_from, start  # last checkpoint written; last step known to be finite
     window_start, waited, sums, n = time.perf_counter(), 0.0, {}, 0
@@ -249,8 +246,7 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
                 if rank == 0:
                     last_good = save_checkpoint(cfg.out / "checkpoints" / f"step_{step:07d}.pt", step=step, config=cfg,
                                                 model=model, target=target, optimizer=optimizer, world_size=world)
-                    for old in sorted((cfg.out / "checkpoints").glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
-                        old.unlink()
+                    rundir.rotate(cfg.out / "checkpoints", KEEP_CHECKPOINTS)
     finally:
         stop.set()
         bar.close()
@@ -267,24 +263,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
             summary = value_check(model.eval(), ds, held[:20], cfg.out / "value_check", device, cfg.image_size)
             log.info("temporal-order accuracy on %d held-out episodes of %s: %.3f", min(20, held.size), ds.path.name,
                      summary["temporal_order_accuracy"])
+        lock.close()
     return cfg.out
-
-
-def _truncate_metrics(path: Path, start: int) -> None:
-    """Keep the rows up to step `start` (what TensorBoard's purge_step does for tb/), so a resumed run's
-    metrics.jsonl has each step once."""
-    if not path.is_file():
-        return
-    rows = []
-    for line in path.read_text().splitlines(keepends=True):
-        try:
-            if json.loads(line)["step"] <= start:
-                rows.append(line if line.endswith("\n") else line + "\n")
-        except (ValueError, KeyError, TypeError):  # a line cut short by the kill
-            continue
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(rows))
-    tmp.replace(path)
 
 
 def _log(tb, metrics_file, step: int, scalars: dict) -> None:

@@ -1,0 +1,67 @@
+"""The run directory `pretrain` and `train` share: config.json, checkpoints/step_*.pt (the newest few kept),
+metrics.jsonl and TensorBoard scalars in tb/, and a lock so that one process at a time writes to it.
+
+A resumed run truncates what a killed process logged after its last checkpoint (metrics.jsonl rows here, tb/ by
+TensorBoard's purge_step), so every step appears once. Writes are atomic (temp file, then rename).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from viva_robot.config import ConfigError
+
+
+def lock(run_dir: Path):
+    """Hold an exclusive lock on the run directory while training: a second process resuming the same run
+    (a re-run comparison script, a second terminal) is refused instead of interleaving checkpoints."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = (run_dir / ".lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(f"{run_dir}: the run is being trained by {owner}; wait for it to stop") from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle  # the lock lasts as long as this handle is open
+
+
+def rotate(checkpoints: Path, keep: int) -> None:
+    """Delete all but the newest `keep` step_*.pt (their names sort by step)."""
+    for old in sorted(checkpoints.glob("step_*.pt"))[:-keep]:
+        old.unlink()
+
+
+def truncate_metrics(path: Path, start: int) -> None:
+    """Keep the rows up to step `start` (what TensorBoard's purge_step does for tb/), so a resumed run's
+    metrics.jsonl has each step once."""
+    if not path.is_file():
+        return
+    rows = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)["step"] <= start:
+                rows.append(line if line.endswith("\n") else line + "\n")
+        except (ValueError, KeyError, TypeError):  # a line cut short by the kill
+            continue
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(rows))
+    tmp.replace(path)
+
+
+def open_logs(run_dir: Path, start: int | None):
+    """(metrics.jsonl opened for appending, a TensorBoard writer on tb/); start: the step a resumed run continues
+    from (rows after it are dropped), None for a new run."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    if start is not None:
+        truncate_metrics(run_dir / "metrics.jsonl", start)
+    tb = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start is not None else None)
+    return (run_dir / "metrics.jsonl").open("a"), tb
