@@ -138,7 +138,8 @@ def fuzz_phase(n: int, tmp: Path, log: Path) -> dict:
     import yaml
     from geometry_msgs.msg import PoseStamped
 
-    from viva_robot.robot.safety import load_limits, quat_angle
+    from viva_robot.robot.geometry import quat_angle
+    from viva_robot.robot.safety import load_limits
     from viva_robot.ros.messages import pose_to_msg
 
     limits = yaml.safe_load(LIMITS.read_text())

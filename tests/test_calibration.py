@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from board_render import render_board
 from viva_robot.cli import main
 from viva_robot.robot.calibration import (
     CalibrationError,
@@ -22,14 +23,10 @@ from viva_robot.robot.calibration import (
     intrinsics_from_profile,
     load,
     load_poses,
-    matrix_from_quat,
-    pose_matrix,
-    quat_from_matrix,
-    render_board,
-    rotation_angle_deg,
     save,
     workspace_from_poses,
 )
+from viva_robot.robot.geometry import matrix_from_quat, pose_matrix, quat_from_matrix, rotation_angle_deg
 from viva_robot.robot.safety import SafetyLimits, load_limits
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "viva_robot"
 ALLOWED = {
     "topics": set(),
     "config": {"topics"},
-    "robot": {"config", "topics"},
+    "robot": {"config", "topics", "data"},  # data: the RealSense driver replays a viva dataset
     "data": {"config"},
     "sim": {"config", "data"},
     "ros-transport": {"config", "topics", "robot"},

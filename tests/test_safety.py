@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits, quat_angle
+from viva_robot.robot.geometry import quat_angle
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 DOWN = np.array([1.0, 0.0, 0.0, 0.0])

@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from viva_robot.config import Config
+from viva_robot.robot.geometry import matrix_from_quat, pose_matrix, quat_from_matrix, rotation_angle_deg
 from viva_robot.robot.safety import SafetyLimits
 
 
@@ -121,34 +122,6 @@ def load(model: type[C], path: Path) -> C:
         raise CalibrationError(f"{path}: invalid {what} file: " + "; ".join(problems)) from None
 
 
-# -- rotations (quaternions x, y, z, w, as geometry_msgs orders them) --------------------------------------------------
-def pose_matrix(rotation, translation) -> np.ndarray:
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = rotation, np.ravel(translation)
-    return pose
-
-
-def matrix_from_quat(q) -> np.ndarray:
-    x, y, z, w = np.asarray(q, float) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def quat_from_matrix(r) -> np.ndarray:
-    """Bar-Itzhack: the top eigenvector of a symmetric 4x4, stable at every angle (also for a slightly non-orthogonal r)."""
-    (a, b, c), (d, e, f), (g, h, i) = np.asarray(r, float)
-    k = np.array([[a - e - i, b + d, c + g, h - f], [b + d, e - a - i, f + h, c - g],
-                  [c + g, f + h, i - a - e, d - b], [h - f, c - g, d - b, a + e + i]]) / 3
-    q = np.linalg.eigh(k)[1][:, -1]
-    return q if q[3] >= 0 else -q
-
-
-def rotation_angle_deg(a, b) -> float:
-    """Angle of the rotation taking a to b (3x3 matrices)."""
-    return float(np.degrees(np.arccos(np.clip((np.trace(np.asarray(a).T @ b) - 1) / 2, -1.0, 1.0))))
-
-
 # -- camera ------------------------------------------------------------------------------------------------------------
 def intrinsics_from_profile(video_stream_profile, serial: str | None = None) -> CameraIntrinsics:
     """The factory intrinsics of a pyrealsense2 stream profile (librealsense stores them as float32; kept as printed)."""
@@ -160,7 +133,7 @@ def intrinsics_from_profile(video_stream_profile, serial: str | None = None) -> 
 
 def intrinsics_from_device(serial: str | None, width: int, height: int, fps: int) -> CameraIntrinsics:
     """Start the RealSense color stream at the robot's resolution just long enough to read its intrinsics."""
-    import pyrealsense2 as rs
+    from viva_robot.robot.realsense import rs  # the one place that orders pyrealsense2 after rclpy
 
     # Asking first gives a clear message at once; pipeline.start() without a camera waits ~15 s, then says less.
     found = [d.get_info(rs.camera_info.serial_number) for d in rs.context().query_devices()]
@@ -228,37 +201,6 @@ def board_pose(image_rgb: np.ndarray, board: CharucoBoardSpec, intrinsics: Camer
         return None
     rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, k, dist, rvec, tvec)
     return cv2.Rodrigues(rvec)[0], tvec.ravel()
-
-
-def render_board(intrinsics: CameraIntrinsics, board: CharucoBoardSpec, camera_from_board: np.ndarray,
-                 noise_std: float = 0.0, blur_sigma_px: float = 0.0, seed: int = 0, supersample: int = 3) -> np.ndarray:
-    """The board as this camera would see it (RGB uint8, grey background), for tests and self-checks.
-
-    The board plane maps to the image by the homography K [r1 r2 t], so one warp of the generated board image renders
-    it exactly for a pinhole camera (distortion is ignored). Rendering at `supersample` times the resolution and
-    averaging down anti-aliases edges as a sensor's pixels do."""
-    import cv2
-
-    size = np.array([board.squares_x, board.squares_y]) * board.square_m
-    corners = [camera_from_board @ [x, y, 0, 1] for x in (0, size[0]) for y in (0, size[1])]
-    if min(c[2] for c in corners) <= 0:
-        raise ValueError("part of the board is behind the camera")
-    px, margin, s = 100, 50, supersample
-    metres_per_px = board.square_m / px
-    # board-image pixel (u, v) -> board metres; pixel centres sit at (u + 1/2) px; the paper margin shifts the origin
-    board_from_pixel = np.array([[metres_per_px, 0, (0.5 - margin) * metres_per_px],
-                                 [0, metres_per_px, (0.5 - margin) * metres_per_px], [0, 0, 1]])
-    fine_from_image = np.array([[s, 0, (s - 1) / 2], [0, s, (s - 1) / 2], [0, 0, 1]])  # supersampled pixel grid
-    plane = camera_from_board[:3][:, [0, 1, 3]]
-    homography = fine_from_image @ intrinsics.camera_matrix() @ plane @ board_from_pixel
-    fine = cv2.warpPerspective(board_image(board, px, margin), homography, (intrinsics.width * s, intrinsics.height * s),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=128)
-    image = cv2.resize(fine, (intrinsics.width, intrinsics.height), interpolation=cv2.INTER_AREA).astype(np.float32)
-    if blur_sigma_px > 0:
-        image = cv2.GaussianBlur(image, (0, 0), blur_sigma_px)
-    if noise_std > 0:
-        image += np.random.default_rng(seed).normal(0, noise_std, image.shape).astype(np.float32)
-    return np.repeat(np.clip(np.rint(image), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
 # -- hand-eye ----------------------------------------------------------------------------------------------------------

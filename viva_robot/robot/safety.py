@@ -24,6 +24,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from viva_robot.config import Config
+from viva_robot.robot.geometry import normalize, quat_angle, slerp, valid_pose
 
 
 class SafetyConfigError(ValueError):
@@ -70,41 +71,6 @@ def load_limits(path: Path) -> SafetyLimits:
         raise SafetyConfigError(f"{path}: not valid YAML ({e})") from None
 
 
-# -- quaternions (x, y, z, w), as geometry_msgs/Quaternion orders them ------------------------------------------------
-def _normalize(q: np.ndarray) -> np.ndarray:
-    return q / np.linalg.norm(q)
-
-
-def valid_pose(position, orientation) -> tuple[np.ndarray, np.ndarray] | None:
-    """(position, unit quaternion) when both are finite and the quaternion has a direction, else None. Scaling
-    by the largest component first keeps a huge but finite quaternion (1e200) from overflowing to a zero one."""
-    p, q = np.asarray(position, float), np.asarray(orientation, float)
-    if p.shape != (3,) or q.shape != (4,) or not (np.isfinite(p).all() and np.isfinite(q).all()):
-        return None
-    scale = np.abs(q).max()
-    if not scale > 0:
-        return None
-    q = q / scale
-    q = q / np.linalg.norm(q)
-    return (p, q) if np.isfinite(q).all() else None
-
-
-def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
-    """Rotation angle between two orientations (rad, in [0, pi])."""
-    return float(2 * np.arccos(np.clip(abs(np.dot(_normalize(a), _normalize(b))), 0.0, 1.0)))
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    a, b = _normalize(a), _normalize(b)
-    d = np.dot(a, b)
-    if d < 0:  # the short way round
-        b, d = -b, -d
-    if d > 0.9995:
-        return _normalize(a + t * (b - a))
-    theta = np.arccos(d)
-    return (np.sin((1 - t) * theta) * a + np.sin(t * theta) * b) / np.sin(theta)
-
-
 @dataclass
 class Verdict:
     """What the supervisor did with one target: the pose to send (None: send nothing new) and why."""
@@ -119,7 +85,7 @@ class SafetyFilter:
     def __init__(self, limits: SafetyLimits, start_position: np.ndarray, start_orientation: np.ndarray):
         self.limits = limits
         self.lo, self.hi = np.array(limits.workspace_min), np.array(limits.workspace_max)
-        self.nominal = _normalize(np.array(limits.nominal_orientation, float))
+        self.nominal = normalize(np.array(limits.nominal_orientation, float))
         pose = valid_pose(start_position, start_orientation)
         if pose is None:
             raise ValueError(f"start pose {np.asarray(start_position).tolist()} {np.asarray(start_orientation).tolist()} "

@@ -24,7 +24,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits, valid_pose
+from viva_robot.robot.geometry import valid_pose
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
 from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg
