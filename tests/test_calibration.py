@@ -185,7 +185,7 @@ def test_missing_and_invalid_files_name_file_and_field(tmp_path):
                                                r"`viva-robot calibrate intrinsics`"):
         load(CameraIntrinsics, missing)
     missing.write_text("width: 640\nheight: 480\nfx: -3\nfy: 600\ncx: 320\ncy: 240\n")
-    with pytest.raises(CalibrationError, match=r"intrinsics\.yaml: invalid camera intrinsics file: field 'fx': "
+    with pytest.raises(CalibrationError, match=r"intrinsics\.yaml: invalid camera intrinsics file:\n  field 'fx': "
                                                r"Input should be greater than 0"):
         load(CameraIntrinsics, missing)
     missing.write_text("width: 640\n")
@@ -193,7 +193,7 @@ def test_missing_and_invalid_files_name_file_and_field(tmp_path):
         load(CameraIntrinsics, missing)
     board = tmp_path / "board.yaml"
     board.write_text("square_m: 0.03\nmarker_m: 0.04\n")
-    with pytest.raises(CalibrationError, match=r"board\.yaml: invalid ChArUco board file: .*marker_m 0\.04 must be "
+    with pytest.raises(CalibrationError, match=r"board\.yaml: invalid ChArUco board file:\n  field '\(file\)': .*marker_m 0\.04 must be "
                                                r"smaller than square_m 0\.03"):
         load(CharucoBoardSpec, board)
     with pytest.raises(CalibrationError, match=r"camera_to_base\.yaml: camera-to-base file not found \(write it with "

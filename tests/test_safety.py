@@ -94,11 +94,11 @@ def test_limits_file_errors(tmp_path):
         load_limits(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("workspace_min: [0.8, 0, 0]\nworkspace_max: [0.5, 1, 1]\n")
-    with pytest.raises(SafetyConfigError, match=r"bad.yaml: field '\(file\)': Value error, workspace_min \[0.8, 0.0, 0.0\] "
+    with pytest.raises(SafetyConfigError, match=r"bad.yaml: invalid workspace limits file:\n  field '\(file\)': Value error, workspace_min \[0.8, 0.0, 0.0\] "
                                                 r"must be below workspace_max"):
         load_limits(bad)
     bad.write_text("workspace_min: [0, 0, 0]\nworkspace_max: [1, 1, 1]\nmax_speed: 3\n")
-    with pytest.raises(SafetyConfigError, match="bad.yaml: field 'max_speed': Extra inputs are not permitted"):
+    with pytest.raises(SafetyConfigError, match=r"bad.yaml: invalid workspace limits file:\n  unknown field 'max_speed' \(valid: workspace_min"):
         load_limits(bad)
 
 

@@ -4,7 +4,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from viva_robot.sim.scripts import SUPPORTED_TASKS, TASK_SUCCESS, make_policy
+from viva_robot.config import TASK_NAMES
+from viva_robot.sim.scripts import TASK_SUCCESS, make_policy
 from viva_robot.sim.tasks import get_task, make_env
 
 
@@ -39,7 +40,7 @@ def test_kitchen_scripted_succeeds_without_noise(task):
 
 
 def test_success_is_false_at_reset():
-    for task in SUPPORTED_TASKS:
+    for task in TASK_NAMES:
         env = _env(task)
         env.reset(seed=0)
         assert not TASK_SUCCESS[task](env.unwrapped.model, env.unwrapped.data), task

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-import typing
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -31,6 +30,7 @@ class Config(BaseModel):
         return json.loads(self.model_dump_json())
 
 
+C = TypeVar("C", bound=Config)
 OnError = Literal["stop", "skip"]
 ON_ERROR_HELP = "what to do with an unreadable source item: 'stop' (error naming the file) or 'skip' (log it and go on)"
 
@@ -82,20 +82,16 @@ class ImportLeRobotConfig(Config):
     on_error: OnError = Field("stop", description=ON_ERROR_HELP)
 
 
-SimTask = Literal[
-    "door",
-    "kitchen-microwave",
-    "kitchen-slide-cabinet",
-    "kitchen-hinge-cabinet",
-    "kitchen-kettle",
-    "kitchen-light-switch",
-]
+# The one list of simulated task names (sim/tasks.py's TASKS holds each one's facts, and checks it has exactly these).
+TASK_NAMES = ("door", "kitchen-microwave", "kitchen-slide-cabinet", "kitchen-hinge-cabinet", "kitchen-kettle",
+              "kitchen-light-switch")
+TaskName = Literal[TASK_NAMES]
 
 
 class CollectConfig(Config):
     """`viva-robot collect`: render action-free play video from MuJoCo tasks."""
 
-    env: SimTask = Field(description="simulated task whose scene is filmed")
+    env: TaskName = Field(description="simulated task whose scene is filmed")
     out: Path = Field(description="output dataset (.zarr folder); an existing one is resumed")
     episodes: int = Field(20, ge=1, description="number of episodes to record")
     size: int = Field(64, ge=16, le=512, description="frames are size x size, rendered at that resolution")
@@ -108,7 +104,7 @@ class CollectConfig(Config):
     noise_levels: tuple[float, ...] = Field(
         (0.0, 0.05, 0.1, 0.2), description="Gaussian action noise std for scripted attempts, one picked per episode"
     )
-    off_task: tuple[SimTask, ...] = Field(
+    off_task: tuple[TaskName, ...] = Field(
         (), description="other tasks of the same scene whose scripted attempts are filmed too (off-task attempts, "
         "e.g. [kitchen-microwave, kitchen-light-switch] in the slide-cabinet scene)")
     off_task_fraction: float = Field(0.0, ge=0, le=1, description="share of episodes that are off-task attempts")
@@ -195,20 +191,25 @@ class CalibrateWorkspaceConfig(Config):
     out: Path = Field(Path("calibration/workspace.yaml"), description="output YAML, the supervisor's limits file")
 
 
-def load_config(model: type[Config], preset: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """YAML preset (optional) + overrides -> validated config. Unknown keys and bad values raise ConfigError."""
+def load_config(model: type[C], preset: Path | None = None, overrides: dict[str, Any] | None = None, *,
+                what: str = "", hint: str = "", error: type[Exception] = ConfigError) -> C:
+    """The one YAML loader (command presets, robot, calibration and workspace files): preset (optional) + overrides
+    -> validated `model`. Unknown keys and bad values raise `error` naming the file and every field at fault.
+
+    what: how messages name the file ("camera intrinsics" -> "camera intrinsics file not found"; default: a config
+    named by its model); hint: how to create a missing file."""
     values: dict[str, Any] = {}
     where = "command line"
     if preset is not None:
         where = str(preset)
         if not Path(preset).is_file():
-            raise ConfigError(f"{preset}: config file not found")
+            raise error(f"{preset}: {what or 'config'} file not found" + (f" ({hint})" if hint else ""))
         try:
             loaded = yaml.safe_load(Path(preset).read_text()) or {}
         except yaml.YAMLError as e:
-            raise ConfigError(f"{preset}: not valid YAML ({e})") from None
+            raise error(f"{preset}: not valid YAML ({e})") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{preset}: expected a mapping of field: value, got {type(loaded).__name__}")
+            raise error(f"{preset}: expected a mapping of field: value, got {type(loaded).__name__}")
         values.update(loaded)
         where = f"{preset} (+ command line)" if overrides else str(preset)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -217,12 +218,13 @@ def load_config(model: type[Config], preset: Path | None = None, overrides: dict
     except ValidationError as e:
         problems = []
         for err in e.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(config)"
+            field = ".".join(str(p) for p in err["loc"]) or "(file)"
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown field '{field}' (valid: {', '.join(model.model_fields)})")
             else:
                 problems.append(f"field '{field}': {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError(f"{where}: invalid {model.__name__}:\n  " + "\n  ".join(problems)) from None
+        name = f"{what} file" if what else model.__name__
+        raise error(f"{where}: invalid {name}:\n  " + "\n  ".join(problems)) from None
 
 
 def resume_config(model: type[Config], run_dir: Path, overrides: dict, resumable: set[str]) -> Config:
@@ -326,7 +328,7 @@ class TrainConfig(Config):
     """`viva-robot train`: SAC on a sparse-reward task, guided by a frozen video-trained value (ViVa)."""
 
     backend: Literal["sim", "ros"] = Field("sim", description="sim: MuJoCo tasks (gymnasium-robotics); ros: the real arm over ROS 2")
-    task: SimTask | None = Field(None, description="simulated task to learn (backend sim); its goal image is rendered "
+    task: TaskName | None = Field(None, description="simulated task to learn (backend sim); its goal image is rendered "
                                  "with the task achieved")
     robot: Path | None = Field(None, description="robot config YAML for backend ros (configs/robot/*.yaml): topics, "
                                "control rate, home pose")
@@ -380,7 +382,7 @@ class TrainConfig(Config):
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
         if self.backend == "sim" and self.task is None:
-            raise ValueError(f"backend sim needs a task: one of {', '.join(typing.get_args(SimTask))}")
+            raise ValueError(f"backend sim needs a task: one of {', '.join(TASK_NAMES)}")
         if self.backend == "ros":
             if self.robot is None:
                 raise ValueError("backend ros needs --robot CONFIG.yaml (configs/robot/real-franka.yaml, or "

@@ -13,9 +13,9 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from viva_robot.config import Config
+from viva_robot.config import Config, load_config
 from viva_robot.robot.geometry import matrix_from_quat, pose_matrix, quat_from_matrix, rotation_angle_deg
 from viva_robot.robot.safety import SafetyLimits
 
@@ -107,19 +107,7 @@ def save(cfg: Config, path: Path, comment: str = "") -> Path:
 def load(model: type[C], path: Path) -> C:
     """The file as a validated `model`; every problem is a CalibrationError naming the file (and field)."""
     what, how = HOW_TO_CREATE[model]
-    if not Path(path).is_file():
-        raise CalibrationError(f"{path}: {what} file not found ({how})")
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as e:
-        raise CalibrationError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise CalibrationError(f"{path}: expected a mapping of field: value, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        problems = [f"field '{'.'.join(map(str, err['loc'])) or '(file)'}': {err['msg']}" for err in e.errors()]
-        raise CalibrationError(f"{path}: invalid {what} file: " + "; ".join(problems)) from None
+    return load_config(model, Path(path), what=what, hint=how, error=CalibrationError)
 
 
 # -- camera ------------------------------------------------------------------------------------------------------------

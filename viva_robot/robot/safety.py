@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from viva_robot.config import Config
+from viva_robot.config import Config, load_config
 from viva_robot.robot.geometry import normalize, quat_angle, slerp, valid_pose
 
 
@@ -58,17 +57,8 @@ class SafetyLimits(Config):
 
 
 def load_limits(path: Path) -> SafetyLimits:
-    if not Path(path).is_file():
-        raise SafetyConfigError(f"{path}: workspace limits file not found (write one with `viva-robot calibrate "
-                                f"workspace`, or copy calibration/workspace.example.yaml)")
-    try:
-        return SafetyLimits.model_validate(yaml.safe_load(Path(path).read_text()) or {})
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(file)"
-        raise SafetyConfigError(f"{path}: field '{where}': {err['msg']}") from None
-    except yaml.YAMLError as e:
-        raise SafetyConfigError(f"{path}: not valid YAML ({e})") from None
+    return load_config(SafetyLimits, Path(path), what="workspace limits", error=SafetyConfigError,
+                       hint="write one with `viva-robot calibrate workspace`, or copy calibration/workspace.example.yaml")
 
 
 @dataclass

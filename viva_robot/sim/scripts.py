@@ -18,6 +18,8 @@ from gymnasium_robotics.envs.franka_kitchen.kitchen_env import (
     OBS_ELEMENT_INDICES,
 )
 
+from viva_robot.config import TASK_NAMES
+
 Controller = Callable[[mujoco.MjModel, mujoco.MjData], np.ndarray]
 
 
@@ -43,7 +45,6 @@ KITCHEN_HANDLES = {
     "kitchen-light-switch": Handle("light switch", "light_site", "light_switch", -0.15, (0.1, -0.1, 0), (0.03, 0, 0), False, 0.8),
 }
 KITCHEN_TASKS = {**{t: h.element for t, h in KITCHEN_HANDLES.items()}, "kitchen-kettle": "kettle"}
-SUPPORTED_TASKS = ("door", *KITCHEN_TASKS)
 KITCHEN_DT = 0.08  # s per FrankaKitchen env step; action * 2 is the joint velocity in rad/s
 DOOR_OPEN = 1.35  # door_hinge angle counted as success by AdroitHandDoor
 
@@ -89,8 +90,8 @@ class Policy:
 
 
 def make_policy(task: str, kind: Literal["scripted", "play"], rng: np.random.Generator, noise: float) -> Policy:
-    if task not in SUPPORTED_TASKS:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(SUPPORTED_TASKS)}")
+    if task not in TASK_NAMES:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}")
     match kind, task:
         case "scripted", "door":
             return Policy(DoorScript(), rng, noise)

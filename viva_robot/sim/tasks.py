@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 
+from viva_robot.config import TASK_NAMES
 from viva_robot.sim.render import CameraPose
 
 
@@ -45,6 +46,10 @@ TASKS: dict[str, SimTask] = {
     "kitchen-kettle": _kitchen("kitchen-kettle", "kettle", _KITCHEN_WIDE),
     "kitchen-light-switch": _kitchen("kitchen-light-switch", "light switch", _KITCHEN_WIDE),
 }
+
+
+if tuple(TASKS) != TASK_NAMES:  # adding a task: its name in config.TASK_NAMES, its facts here
+    raise ImportError(f"sim/tasks.py TASKS {tuple(TASKS)} do not match config.TASK_NAMES {TASK_NAMES}")
 
 
 def get_task(name: str) -> SimTask:
