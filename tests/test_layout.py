@@ -99,3 +99,14 @@ def test_the_rules_catch_a_violation():
     assert part("viva_robot.ros.messages") == "ros-transport" and part("viva_robot.envs.ros") == "envs"
     assert "viva_robot.value.guide" in graph()["viva_robot.rl.train"]  # imports are seen, lazy ones too
     assert "viva_robot.envs.ros" in graph()["viva_robot.envs"]  # make_env's ros branch
+
+
+def test_a_long_module_says_why():
+    """~300 lines: past that a module's docstring has a "Size:" paragraph giving the reason (or what is pending)."""
+    long = []
+    for name, path in modules().items():
+        text = path.read_text()
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if text.count("\n") > 300 and "\nSize: " not in "\n" + doc:
+            long.append(f"{name}: {text.count(chr(10))} lines")
+    assert not long, "\n".join(long)

@@ -6,6 +6,9 @@ Raw layout: `<subset>/.../<YYYY-MM-DD_HH-MM-SS>/raw/traj_group<k>/traj<n>/` with
 unpickler that only admits numpy arrays and builtin containers.
 
 An episode has T+1 frames and T actions; the action row of the last frame is NaN (no action was taken there).
+
+Size: one module for one source's two layouts (raw and numpy release), which share the episode checks and the
+resume logic; split, each half would import the other's helpers.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ over the skipped ones. Key: "<dataset folder>/episode_<index:06d>"; language: th
 Everything the metadata promises is checked before anything is written (info.json totals, row counts per file, the
 files themselves); an episode whose video fails to decode stops the import naming the file (or is skipped with
 on_error=skip), and episodes already appended stay committed, so running the command again resumes.
+
+Size: one module for one format's two versions, read top to bottom (metadata, checks, one episode, the import);
+the versions differ only in where the index lives, so a split would repeat the rest.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Episode e resets with a seed drawn from (seed, e); checkpoints (agent, replay bu
 at episode ends, so `--resume RUN_DIR` continues with exactly the steps an uninterrupted run would take.
 A run stops at the first episode end at or after `steps`. The run directory holds config.json,
 checkpoints/step_*.pt, metrics.jsonl, TensorBoard scalars (tb/) and eval/ videos.
+
+Size: the entry point's one loop and the parts it passes in (agent, prior, evaluation, resume) that no other
+command uses.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ ChArUco board held by the gripper) and the workspace box the safety supervisor r
 
 `a_from_b` is the 4x4 that maps points in frame b to frame a (OpenCV's "target2cam" is `camera_from_board`).
 OpenCV and pyrealsense2 are imported inside the functions that use them, so `import viva_robot` needs neither.
+
+Size: at the ~300-line mark; intrinsics, board, hand-eye and workspace share the file formats and the pose conventions.
 """
 
 from __future__ import annotations

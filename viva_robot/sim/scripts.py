@@ -4,6 +4,9 @@ A policy maps the live (model, data) of a gymnasium-robotics env to one normaliz
 It never steps the simulation; look-ahead ("where would the handle be if the door were a bit more
 open?") runs forward kinematics on a private copy of the state. Recipes and the facts behind them are
 in DESIGN.md section 5.
+
+Size: not yet split by scene (kitchen, door) over shared kinematics, as issue 13 item 5 asks: that split goes with
+SimTask carrying each task's facts.
 """
 
 from __future__ import annotations

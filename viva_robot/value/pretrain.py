@@ -4,6 +4,8 @@ Config -> data -> model -> loop. Batch `step` is drawn from rng(seed, rank, step
 a resumed run sees exactly the batches an uninterrupted one would have when the frames fit in RAM
 (`ram_budget_gb`); with a streaming pool the episodes in memory depend on loader timing, so batches do not. Rank 0 writes the run directory:
 config.json, checkpoints/step_*.pt, metrics.jsonl, TensorBoard scalars (tb/), value-check plots.
+
+Size: the entry point's one loop with its DDP set-up and divergence checks.
 """
 
 from __future__ import annotations
