@@ -68,7 +68,7 @@ def _runtime(train_args: list[str]) -> list[str]:
 
 
 def launch(args) -> None:
-    todo = [(m, s) for m in args.modes for s in args.seeds]
+    todo = [(m, s) for s in args.seeds for m in args.modes]  # seed-major: an interrupted session leaves whole seeds
     running: list[tuple[subprocess.Popen, str]] = []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     while todo or running:

@@ -8,7 +8,7 @@
 #
 # Every step resumes: run the same command again after a crash or a reboot and it continues where it stopped
 # (collect resumes after the last complete episode, pretrain from its last checkpoint, each RL run from its
-# last checkpoint; finished steps are skipped). Two RL runs at a time (one thread each). Seeds are run in
+# last checkpoint; finished steps are skipped). Two RL runs at a time (one thread each), from one queue in seed
 # order: every mode's seed 0 first, then seed 1, ... so an interrupted session leaves whole seeds behind.
 set -euo pipefail
 RUNS=$(realpath -m "${1:?usage: paper_kitchen.sh RUNS [TASK] [SEEDS...]}")  # before the cd: relative to the caller
@@ -51,8 +51,8 @@ echo "matched viva alpha: $ALPHA"
 
 read -r -a MODE_LIST <<< "${MODES:-sparse rlpd rlpd+potential rlpd+viva@ALPHA rlpd+viva}"
 MODE_LIST=("${MODE_LIST[@]//@ALPHA/@$ALPHA}")
-for seed in "${SEEDS[@]}"; do
-  python experiments/compare.py --config "configs/train/paper/kitchen-$TASK.yaml" --value "$VALUE" --prior "$DATA" \
-      --modes "${MODE_LIST[@]}" --seeds "$seed" \
-      --out "$RUNS/paper/$TASK" --plot "$RUNS/paper/$TASK/seed$seed.png"
-done
+# One queue, seed-major (every mode's seed 0, then seed 1, ...), two runs at a time: a core never waits for the
+# slowest run of a seed before the next seed starts.
+python experiments/compare.py --config "configs/train/paper/kitchen-$TASK.yaml" --value "$VALUE" --prior "$DATA" \
+    --modes "${MODE_LIST[@]}" --seeds "${SEEDS[@]}" \
+    --out "$RUNS/paper/$TASK" --plot "$RUNS/paper/$TASK/all-seeds.png"
