@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import viva_robot  # noqa: F401  (chooses headless EGL before mujoco is imported)
-from viva_robot.config import CollectConfig
+from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.sim.collect import collect
 from viva_robot.sim.render import SceneRenderer

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from viva_robot.config import ImportEgo4DConfig
+from viva_robot.data.config import ImportEgo4DConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.data.ego4d import import_ego4d
 

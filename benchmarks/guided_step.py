@@ -36,7 +36,7 @@ RANDOM_STEPS = 300
 def make_value(path: Path) -> Path:
     import torch
 
-    from viva_robot.config import PretrainConfig
+    from viva_robot.value.config import PretrainConfig
     from viva_robot.value.checkpoint import save_checkpoint
     from viva_robot.value.networks import ICVF
 
@@ -67,7 +67,7 @@ def worker(kind: str, steps: int, value: Path, out: Path, queue) -> None:
         queue.put((kind, steps / (time.perf_counter() - start)))
         env.close()
         return
-    from viva_robot.config import TrainConfig
+    from viva_robot.rl.config import TrainConfig
     from viva_robot.rl.train import train
 
     cfg = TrainConfig(task=TASK, out=out, mode="viva", value=value, obs="state", steps=RANDOM_STEPS + steps,

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from viva_robot.config import ImportLeRobotConfig
+from viva_robot.data.config import ImportLeRobotConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.data.lerobot import import_lerobot
 

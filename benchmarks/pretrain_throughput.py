@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from viva_robot.config import PretrainConfig
+from viva_robot.value.config import PretrainConfig
 from viva_robot.data.dataset import DatasetWriter, Episode, VideoDataset
 from viva_robot.data.reader import RamFrames
 from viva_robot.value.icvf import ICVFHyper, batch_to_tensors, icvf_step

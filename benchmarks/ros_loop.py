@@ -90,7 +90,7 @@ def start_probe(topic: str, out: Path, log: Path) -> subprocess.Popen:
 def agent_phase(target_topic: str, seconds: float, tmp: Path, name: str) -> dict:
     import torch
 
-    from viva_robot.config import TrainConfig
+    from viva_robot.rl.config import TrainConfig
     from viva_robot.robot.config import load_robot_config
     from viva_robot.rl.train import agent_obs, build_agent
     from viva_robot.envs.ros import RosEnv

@@ -183,7 +183,8 @@ def guidance_cost(steps: int, rounds: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from viva_robot.config import PretrainConfig, TrainConfig
+    from viva_robot.rl.config import TrainConfig
+    from viva_robot.value.config import PretrainConfig
     from viva_robot.rl.train import train
     from viva_robot.value.checkpoint import save_checkpoint
     from viva_robot.value.networks import ICVF

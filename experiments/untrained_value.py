@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from viva_robot.config import PretrainConfig
+from viva_robot.value.config import PretrainConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.value.diagnostics import accuracy_by_kind, split_episodes, temporal_order_accuracy
 from viva_robot.value.networks import ICVF

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viva_robot.config import ImportBridgeConfig
+from viva_robot.data.config import ImportBridgeConfig
 from viva_robot.data.bridge import import_bridge, iter_numpy_trajectories, iter_raw_trajectories, read_raw_trajectory
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.images import to_square

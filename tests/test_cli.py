@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from viva_robot.cli import build_parser, config_from_args, main
-from viva_robot.config import CollectConfig, ConfigError, ImportEgo4DConfig, ImportLeRobotConfig, load_config
+from viva_robot.config import ConfigError, load_config
+from viva_robot.data.config import ImportEgo4DConfig, ImportLeRobotConfig
+from viva_robot.sim.config import CollectConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viva_robot.config import CollectConfig
+from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.sim.collect import collect, plan_episode
 from viva_robot.sim.render import SceneRenderer

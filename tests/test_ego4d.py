@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from viva_robot.config import ImportEgo4DConfig
+from viva_robot.data.config import ImportEgo4DConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, VideoDataset
 from viva_robot.data.ego4d import import_ego4d
 

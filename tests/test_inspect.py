@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from viva_robot.cli import main
-from viva_robot.config import DatasetShowConfig
+from viva_robot.data.config import DatasetShowConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode
 from viva_robot.data.inspect import contact_sheet, dataset_info, episode_video, format_info
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from viva_robot.cli import main
-from viva_robot.config import ImportLeRobotConfig
+from viva_robot.data.config import ImportLeRobotConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, VideoDataset
 from viva_robot.data.lerobot import import_lerobot
 

@@ -16,7 +16,8 @@ import torch
 import zarr
 
 from viva_robot.cli import main
-from viva_robot.config import ConfigError, PretrainConfig
+from viva_robot.config import ConfigError
+from viva_robot.value.config import PretrainConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode
 from viva_robot.value import icvf as icvf_module
 from viva_robot.value import pretrain as pretrain_module

@@ -307,7 +307,7 @@ def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32
 
-    from viva_robot.config import PretrainConfig
+    from viva_robot.value.config import PretrainConfig
     from viva_robot.value.guide import ValueGuide
     from viva_robot.ros.messages import image_from_msg
     from viva_robot.value.checkpoint import save_checkpoint

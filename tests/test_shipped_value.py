@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from viva_robot.config import CollectConfig, ValueCheckConfig, load_config
+from viva_robot.config import load_config
+from viva_robot.sim.config import CollectConfig
+from viva_robot.value.config import ValueCheckConfig
 from viva_robot.value.guide import ValueGuide
 from viva_robot.sim.collect import collect
 from viva_robot.value.diagnostics import run_value_check

@@ -12,7 +12,10 @@ import pytest
 import torch
 
 from viva_robot.cli import main
-from viva_robot.config import CollectConfig, ConfigError, PretrainConfig, TrainConfig, load_config
+from viva_robot.config import ConfigError, load_config
+from viva_robot.rl.config import TrainConfig
+from viva_robot.sim.config import CollectConfig
+from viva_robot.value.config import PretrainConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.rl.guidance import shaped_reward
 from viva_robot.value.guide import ValueGuide

@@ -13,28 +13,13 @@ import typing
 from pathlib import Path
 
 from viva_robot import __version__
-from viva_robot.config import (
-    CalibrateBoardConfig,
-    CalibrateHandEyeConfig,
-    CalibrateIntrinsicsConfig,
-    CalibrateWorkspaceConfig,
-    CollectConfig,
-    Config,
-    ConfigError,
-    DatasetInfoConfig,
-    DatasetShowConfig,
-    EvalConfig,
-    GoalCaptureConfig,
-    ImportBridgeConfig,
-    ImportEgo4DConfig,
-    ImportLeRobotConfig,
-    PretrainConfig,
-    RecordConfig,
-    RunConfig,
-    TrainConfig,
-    ValueCheckConfig,
-    load_config,
-)
+from viva_robot.config import Config, ConfigError, load_config
+from viva_robot.data.config import DatasetInfoConfig, DatasetShowConfig, ImportBridgeConfig, ImportEgo4DConfig, ImportLeRobotConfig
+from viva_robot.rl.config import EvalConfig, RunConfig, TrainConfig
+from viva_robot.robot.config import CalibrateBoardConfig, CalibrateHandEyeConfig, CalibrateIntrinsicsConfig, CalibrateWorkspaceConfig
+from viva_robot.ros.config import GoalCaptureConfig, RecordConfig
+from viva_robot.sim.config import CollectConfig
+from viva_robot.value.config import PretrainConfig, ValueCheckConfig
 
 EXAMPLES = {
     "import ego4d": "viva-robot import ego4d ~/ego4d/v2/clips data/ego4d.zarr --size 128 --fps 5 --episode-seconds 10",

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from viva_robot.config import ImportBridgeConfig
+from viva_robot.data.config import ImportBridgeConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode
 from viva_robot.data.images import to_square
 from viva_robot.data.untrusted import load_npy_untrusted, safe_pickle_load

@@ -29,7 +29,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
-from viva_robot.config import ImportEgo4DConfig
+from viva_robot.data.config import ImportEgo4DConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
 from viva_robot.data.video import BackgroundWriter, VideoReadError, open_video, to_square_rgb
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viva_robot.config import DatasetShowConfig
+from viva_robot.data.config import DatasetShowConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 
 

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
-from viva_robot.config import ImportLeRobotConfig
+from viva_robot.data.config import ImportLeRobotConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
 from viva_robot.data.video import BackgroundWriter, VideoReadError, open_video, to_square_rgb
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from viva_robot.config import ConfigError, TrainConfig
+from viva_robot.config import ConfigError
 
 
-def make_env(cfg: TrainConfig, camera: bool = True):
-    """The task's env; camera=False (sim, state observations, no value) skips rendering frames nobody reads."""
+def make_env(cfg, camera: bool = True):
+    """The env a `train` config (rl/config.py TrainConfig: backend, task, image_size, max_steps, goal_image, robot)
+    describes; camera=False (sim, state observations, no value) skips rendering frames nobody reads."""
     match cfg.backend:
         case "sim":
             from viva_robot.envs.sim import SimEnv
@@ -27,7 +28,7 @@ def make_env(cfg: TrainConfig, camera: bool = True):
     raise ConfigError(f"unknown backend {cfg.backend!r}")
 
 
-def load_goal_image(cfg: TrainConfig) -> np.ndarray | None:
+def load_goal_image(cfg) -> np.ndarray | None:
     """The user's goal PNG as uint8 (H, W, 3), checked against the run's image size."""
     if cfg.goal_image is None:
         return None

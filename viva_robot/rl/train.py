@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from viva_robot import config, rundir
-from viva_robot.config import ConfigError, EvalConfig, RunConfig, TrainConfig
+from viva_robot.config import ConfigError
+from viva_robot.rl.config import EvalConfig, RunConfig, TrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.envs import make_env
 from viva_robot.rl.guidance import shaped_reward

@@ -1,4 +1,5 @@
-"""How the env backend reaches a robot over ROS 2: topic names, control rate, action scale, home pose.
+"""The real robot's configs: how the env backend reaches a robot over ROS 2 (topic names, control rate, action
+scale, home pose), and the `viva-robot calibrate` commands' configs.
 
 One YAML per robot set-up (configs/robot/sim-franka.yaml for the simulated robot node, real-franka.yaml for the
 workstation); `viva-robot train/run/record --backend ros --robot FILE` load it once.
@@ -7,6 +8,7 @@ workstation); `viva-robot train/run/record --backend ros --robot FILE` load it o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -50,3 +52,45 @@ def load_robot_config(path: Path, overrides: dict | None = None) -> RobotConfig:
     if not Path(path).is_file():
         raise ConfigError(f"{path}: robot config not found (see configs/robot/*.yaml)")
     return load_config(RobotConfig, Path(path), overrides)
+
+
+# -- `viva-robot calibrate` -------------------------------------------------------------------------------------
+class CalibrateIntrinsicsConfig(Config):
+    """`viva-robot calibrate intrinsics`: save the connected RealSense's factory color intrinsics."""
+
+    out: Path = Field(Path("calibration/intrinsics.yaml"), description="output YAML")
+    serial: str | None = Field(None, description="camera serial number (default: the first RealSense found)")
+    width: int = Field(640, gt=0, description="color stream width; intrinsics hold for one resolution: use the robot's")
+    height: int = Field(480, gt=0, description="color stream height")
+    fps: int = Field(30, gt=0, description="color stream frame rate")
+
+
+class CalibrateBoardConfig(Config):
+    """`viva-robot calibrate board`: a printable ChArUco board (PNG) from its spec."""
+
+    out: Path = Field(Path("board.png"), description="output PNG; print it at 100% scale, then measure a square")
+    board: Path = Field(Path("calibration/board.yaml"), description="board spec: squares, square and marker size (m), "
+                        "ArUco dictionary")
+    dpi: int = Field(300, ge=72, le=2400, description="printer resolution stored in the PNG, so it prints at the spec's size")
+
+
+class CalibrateHandEyeConfig(Config):
+    """`viva-robot calibrate hand-eye`: the camera-to-base transform from views of a ChArUco board held by the gripper."""
+
+    samples: Path = Field(description="folder of 000.png, 001.png, ... and poses.jsonl, whose line k is the gripper pose "
+                          'for image k: {"position": [x, y, z], "orientation": [x, y, z, w]} (robot base frame, m)')
+    intrinsics: Path = Field(Path("calibration/intrinsics.yaml"), description="intrinsics of the camera that took the images")
+    board: Path = Field(Path("calibration/board.yaml"), description="spec of the board in the images")
+    out: Path = Field(Path("calibration/camera_to_base.yaml"), description="output YAML")
+    method: Literal["tsai", "park", "horaud", "andreff", "daniilidis"] = Field("park", description="OpenCV hand-eye method")
+    min_samples: int = Field(8, ge=3, description="fewest views with the board detected to accept "
+                             "(15 or more, with orientations varied by 30 degrees or more, is better)")
+
+
+class CalibrateWorkspaceConfig(Config):
+    """`viva-robot calibrate workspace`: the safety supervisor's workspace box from recorded end-effector positions."""
+
+    poses: Path = Field(description='JSON lines {"position": [x, y, z], "orientation": [x, y, z, w]} (robot base frame, m), '
+                        "e.g. the arm jogged to the corners of the safe region")
+    margin: float = Field(0.02, description="added to the box on every side (m); negative shrinks it")
+    out: Path = Field(Path("calibration/workspace.yaml"), description="output YAML, the supervisor's limits file")

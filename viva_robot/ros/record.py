@@ -19,7 +19,7 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped
 from PIL import Image as PILImage
 
-from viva_robot.config import GoalCaptureConfig, RecordConfig
+from viva_robot.ros.config import GoalCaptureConfig, RecordConfig
 from viva_robot.data.dataset import DatasetWriter, Episode
 from viva_robot.robot.config import RobotError, load_robot_config
 from viva_robot.envs.ros import RobotLink

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 from tqdm import tqdm
 
-from viva_robot.config import CollectConfig
+from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
 from viva_robot.sim.render import SceneRenderer
 from viva_robot.sim.scripts import ATTEMPT_MILESTONE, TASK_SUCCESS, make_policy

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from viva_robot.config import PretrainConfig
+from viva_robot.value.config import PretrainConfig
 
 FORMAT = "viva-icvf"
 VERSION = 1

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from viva_robot.config import PretrainConfig
+from viva_robot.value.config import PretrainConfig
 from viva_robot.value.checkpoint import CheckpointError, load_checkpoint, load_weights
 from viva_robot.value.networks import ICVF, to_input
 

@@ -27,7 +27,8 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from viva_robot import config, rundir
-from viva_robot.config import ConfigError, PretrainConfig
+from viva_robot.config import ConfigError
+from viva_robot.value.config import PretrainConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.data.reader import open_frames
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
