@@ -27,7 +27,7 @@ from viva_robot.robot.safety import load_limits  # noqa: E402
 from viva_robot.envs.ros import RobotError, RosEnv  # noqa: E402
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIMITS = ROOT / "calibration/sim-franka-workspace.yaml"
 ROBOT = ROOT / "configs/robot/sim-franka.yaml"
 pytestmark = pytest.mark.slow

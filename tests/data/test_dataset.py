@@ -14,7 +14,7 @@ from pathlib import Path
 from viva_robot.data.dataset import FORMAT_VERSION, DatasetError, DatasetWriter, Episode, VideoDataset
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def episode(k: int, t: int = 7, size: int = 8, with_extras: bool = True) -> Episode:

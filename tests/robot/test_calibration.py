@@ -29,7 +29,7 @@ from viva_robot.robot.calibration import (
 from viva_robot.robot.geometry import matrix_from_quat, pose_matrix, quat_from_matrix, rotation_angle_deg
 from viva_robot.robot.safety import SafetyLimits, load_limits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAMERA = CameraIntrinsics(width=1280, height=720, fx=910.0, fy=910.0, cx=640.0, cy=360.0, serial="synthetic")
 BOARD = load(CharucoBoardSpec, ROOT / "calibration" / "board.yaml")
 

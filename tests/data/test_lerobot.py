@@ -1,7 +1,7 @@
 """`import lerobot`: LeRobotDataset v2.1 and v3.0 folders written here the way LeRobot's own writer lays them out
 (huggingface/lerobot `datasets/utils.py`, `lerobot_dataset.py`, `video_utils.encode_video_frames`: AV1 via
 libsvtav1, yuv420p, g=2, crf=30; vectors as fixed-size lists; v3.0 packs episodes into shared parquet and mp4
-files and indexes them in meta/episodes/), and one dataset written by lerobot 0.4.4 itself (tests/data/; how it
+files and indexes them in meta/episodes/), and one dataset written by lerobot 0.4.4 itself (tests/data/lerobot-v3.0-real_so100; how it
 was made is beside it: lerobot pins torch<2.11 and av<16, so it is not a dependency).
 """
 
@@ -193,7 +193,7 @@ def test_episodes_are_resampled_by_timestamp_with_state_action_and_language(data
 
 
 def test_a_dataset_written_by_lerobot_itself(tmp_path: Path):
-    src = Path(__file__).parent / "data" / "lerobot-v3.0-real_so100"
+    src = Path(__file__).parent / "lerobot-v3.0-real_so100"
     summary = import_lerobot(config(src, tmp_path / "out.zarr"), progress=False)
     assert summary["codebase_version"] == "v3.0" and summary["episodes"] == 3
     ds = VideoDataset(tmp_path / "out.zarr")

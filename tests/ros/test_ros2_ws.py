@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "ros2_ws/src/viva_ros"
 NODE_MODULES = {"viva_camera": "camera", "viva_safety_supervisor": "supervisor", "viva_sim_robot": "sim_robot",
                 "viva_value_monitor": "monitor"}

@@ -13,7 +13,7 @@ from viva_robot.value.guide import ValueGuide
 from viva_robot.sim.collect import collect
 from viva_robot.value.diagnostics import run_value_check
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VALUE = ROOT / "assets" / "values" / "kitchen-slide-cabinet-play.pt"
 RECORD = json.loads(VALUE.with_suffix(".json").read_text())
 

@@ -25,7 +25,7 @@ from viva_robot.value.checkpoint import CheckpointError, load_checkpoint
 from viva_robot.value.networks import ICVF
 from viva_robot.value.pretrain import TrainingDiverged, pretrain
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LENGTHS = (6, 9, 12, 7, 20, 8, 10, 15, 11, 9)  # with seed 0 and holdout 0.2, episodes 1, 2, 5, 6 are held out
 TINY = {"image_size": 16, "batch_size": 16, "hidden": (32,), "compile": False, "device": "cpu", "crop_pad": 2,
         "holdout_fraction": 0.2, "log_every": 5, "eval_every": 10, "checkpoint_every": 5}
@@ -232,20 +232,12 @@ def test_resume_refuses_another_world_size(reference, monkeypatch, capsys):
     assert sorted(p.name for p in (reference / "checkpoints").iterdir()) == before
 
 
-def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, capsys):
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, capsys, lock_holder):
     before = (reference / "metrics.jsonl").read_text()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from viva_robot.rundir import lock; h = lock(Path(sys.argv[1])); "
-                               "print('locked', flush=True); time.sleep(60)", str(reference)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        assert main(["pretrain", "-q", "--resume", str(reference), "--steps", "80"]) == 2
-        assert capsys.readouterr().err.strip() == (f"viva-robot pretrain: error: {reference}: the run is being trained "
-                                                   f"by pid {holder.pid}; wait for it to stop")
-    finally:
-        holder.kill()
-        holder.wait()
+    pid = lock_holder(reference)
+    assert main(["pretrain", "-q", "--resume", str(reference), "--steps", "80"]) == 2
+    assert capsys.readouterr().err.strip() == (f"viva-robot pretrain: error: {reference}: the run is being trained "
+                                               f"by pid {pid}; wait for it to stop")
     assert (reference / "metrics.jsonl").read_text() == before
 
 

@@ -2,8 +2,6 @@
 checkpoint, exact resume, prior data, evaluation videos, and every bad input the issue lists."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -303,28 +301,19 @@ def test_prior_without_actions_is_refused(tmp_path):
     env.close()
 
 
-def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, tmp_path):
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, tmp_path, lock_holder):
     import os
     import shutil
 
     from viva_robot.rl.train import resume_config
-    from viva_robot.rundir import lock as lock_run_dir
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
     before = (run / "metrics.jsonl").read_text()
-    lock = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                             "from viva_robot.rundir import lock; h = lock(Path(sys.argv[1])); "
-                             "print('locked', flush=True); time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert lock.stdout.readline().strip() == "locked"
-        with pytest.raises(ConfigError, match=f"{run}: the run is being trained by pid {lock.pid}; wait for it to stop"):
-            train(resume_config(run, {"steps": 80}), progress=False)
-    finally:
-        lock.kill()
-        lock.wait()
+    pid = lock_holder(run)
+    with pytest.raises(ConfigError, match=f"{run}: the run is being trained by pid {pid}; wait for it to stop"):
+        train(resume_config(run, {"steps": 80}), progress=False)
     assert (run / "metrics.jsonl").read_text() == before  # nothing written by the refused process
-    lock_run_dir(run).close()  # free again once the holder is gone
     assert os.path.isfile(run / ".lock")
 
 

@@ -8,7 +8,7 @@ import pytest
 from viva_robot.robot.geometry import quat_angle
 from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOWN = np.array([1.0, 0.0, 0.0, 0.0])
 
 
