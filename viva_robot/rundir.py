@@ -65,3 +65,13 @@ def open_logs(run_dir: Path, start: int | None):
         truncate_metrics(run_dir / "metrics.jsonl", start)
     tb = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start is not None else None)
     return (run_dir / "metrics.jsonl").open("a"), tb
+
+
+def due(state: dict, key: str, every: int, final: bool = False) -> bool:
+    """Periodic work in a loop whose step jumps (DrQ-v2's `Every`, with the schedule kept in `state` so a resumed
+    run keeps it): True when state["step"] has reached state[key] (or on the final step), which then moves to the
+    next multiple of `every` after the current step."""
+    if state["step"] >= state[key] or final:
+        state[key] = (state["step"] // every + 1) * every
+        return True
+    return False

@@ -310,8 +310,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                         train_metrics = agent.update(batch)
                 state["step"] += 1
                 bar.update(1)
-                if state["step"] >= state["next_log"] and train_metrics:
-                    state["next_log"] = (state["step"] // cfg.log_every + 1) * cfg.log_every
+                if train_metrics and rundir.due(state, "next_log", cfg.log_every):
                     wall = wall0 + time.perf_counter() - start
                     record({**{k: float(v) for k, v in train_metrics.items()}, "wall_s": wall,
                             "steps_per_s": (state["step"]) / max(wall, 1e-9)}, "train")
@@ -320,8 +319,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             record({"episode": state["episode"], "length": length, "success": float(success),
                     **{f"reward/{k}": (v / length if k == "value" else v) for k, v in terms.items()}}, "episode")
             bar.set_postfix(episodes=state["episode"], success=f"{np.mean(recent):.2f}")
-            if state["step"] >= state["next_eval"] or state["step"] >= cfg.steps:
-                state["next_eval"] = (state["step"] // cfg.eval_every + 1) * cfg.eval_every
+            finished = state["step"] >= cfg.steps  # the run ends at this episode end
+            if rundir.due(state, "next_eval", cfg.eval_every, final=finished):
                 eval_env = eval_env or make_env(cfg)
                 if cfg.obs == "state" and cfg.eval_episodes > 1:
                     blind_env = blind_env or make_env(cfg, camera=False)
@@ -330,8 +329,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 record({k: v for k, v in result.items() if k != "episodes"}, "eval")
                 learning_curve(cfg.out)
                 bar.write(f"step {state['step']}: eval success {result['success_rate']:.2f}, return {result['return']:.1f}")
-            if state["step"] >= state["next_checkpoint"] or state["step"] >= cfg.steps:
-                state["next_checkpoint"] = (state["step"] // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+            if rundir.due(state, "next_checkpoint", cfg.checkpoint_every, final=finished):
                 state["wall_s"] = wall0 + time.perf_counter() - start
                 save_train_checkpoint(cfg.out / "checkpoints" / f"step_{state['step']:08d}.pt", cfg=cfg, agent=agent,
                                       replay=replay, state=state, rng=rng)
