@@ -24,7 +24,7 @@ import torch
 
 from viva_robot.envs.sim import SimEnv
 from viva_robot.value.guide import ValueGuide
-from viva_robot.sim.scripts import make_policy
+from viva_robot.sim.tasks import make_policy
 from viva_robot.value.diagnostics import pixel_distance, temporal_order_pairs
 
 

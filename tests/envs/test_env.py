@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from viva_robot.envs.sim import SimEnv, _set_goal_state
+from viva_robot.envs.sim import SimEnv
+from viva_robot.sim.tasks import get_task
 from viva_robot.sim.tasks import TASKS
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # check_env warns about unbounded state boxes
@@ -33,7 +34,7 @@ def test_reset_is_seeded_and_reward_is_sparse_success():
         np.testing.assert_array_equal(a["image"], b["image"])
         _, reward, terminated, truncated, info = env.step(np.zeros(9, np.float32))
         assert reward == 0.0 and not info["success"] and not terminated and not truncated
-        _set_goal_state("kitchen-microwave", env._model, env._data)  # put the microwave door at its goal
+        get_task("kitchen-microwave").set_goal_state(env._model, env._data)  # put the microwave door at its goal
         _, reward, _, _, info = env.step(np.zeros(9, np.float32))
         assert reward == 1.0 and info["success"]
     finally:
@@ -80,19 +81,19 @@ def test_camera_off_leaves_frames_out_and_still_passes_the_checker():
 def test_door_goal_shows_the_hand_on_the_opened_door():
     """The door's goal image: an attempt up to the turned lever, the door pulled 0.3 rad open with the palm on
     the lever, then swung on to 1.5 rad (no script opens it; a hand at home would read as progress)."""
-    from viva_robot.envs.sim import DOOR_HOLD_ANGLE
-    from viva_robot.sim.scripts import ATTEMPT_MILESTONE, make_policy, pose_hand_on_open_door
+    from viva_robot.sim.door import DOOR_HOLD_ANGLE, door_unlatched, pose_hand_on_open_door
+    from viva_robot.sim.tasks import make_policy
 
     env = SimEnv("door", image_size=32)
     try:
         model, data = env._model, env._data
         env._env.reset(seed=0)
         home_palm = data.site("S_grasp").xpos.copy()
-        _set_goal_state("door", model, data)
+        get_task("door").set_goal_state(model, data)
         hand_at_home = env.render()
         env._env.reset(seed=0)
         policy = make_policy("door", "scripted", np.random.default_rng(0), 0.0)
-        while not ATTEMPT_MILESTONE["door"](model, data):
+        while not door_unlatched(model, data):
             env._env.step(policy(model, data))
         held = data.site("S_grasp").xpos - data.site("S_handle").xpos
         assert pose_hand_on_open_door(model, data, DOOR_HOLD_ANGLE) < 0.005  # the palm follows the lever

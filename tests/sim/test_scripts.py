@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from viva_robot.config import TASK_NAMES
-from viva_robot.sim.scripts import TASK_SUCCESS, make_policy
-from viva_robot.sim.tasks import get_task, make_env
+from viva_robot.sim.tasks import get_task, make_env, make_policy
 
 
 def _env(task: str) -> gym.Env:
@@ -28,7 +27,7 @@ def _run(task, kind, noise=0.0, steps=None, seed=0, on_step=None):
         assert np.all(np.isfinite(data.qpos))
         if on_step:
             on_step(t, model, data)
-        if first_success is None and TASK_SUCCESS[task](model, data):
+        if first_success is None and get_task(task).success(model, data):
             first_success = t + 1
     return first_success, env
 
@@ -43,7 +42,7 @@ def test_success_is_false_at_reset():
     for task in TASK_NAMES:
         env = _env(task)
         env.reset(seed=0)
-        assert not TASK_SUCCESS[task](env.unwrapped.model, env.unwrapped.data), task
+        assert not get_task(task).success(env.unwrapped.model, env.unwrapped.data), task
 
 
 def test_door_scripted_reaches_handle_and_turns_latch():
@@ -78,3 +77,19 @@ def test_noise_is_added_and_clipped():
 def test_unknown_task_lists_valid_tasks():
     with pytest.raises(ValueError, match="kitchen-microwave"):
         make_policy("kitchen-toaster", "scripted", np.random.default_rng(0), 0.0)
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_each_task_carries_its_facts(name):
+    """Everything the env, collection and the goal image need is on the task's one TASKS entry."""
+    task = get_task(name)
+    env = _env(name)
+    obs, _ = env.reset(seed=0)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    flat = np.asarray(obs["observation"] if isinstance(obs, dict) else obs).ravel()
+    assert 0 < task.robot_state_dim < flat.size
+    assert not task.success(model, data) and not task.milestone(model, data)
+    task.set_goal_state(model, data)
+    assert task.success(model, data), name  # the goal state is a success
+    assert callable(task.scripted()) and callable(task.play(np.random.default_rng(0)))
+    env.close()

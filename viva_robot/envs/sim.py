@@ -14,39 +14,14 @@ reaches for the handle (measured, experiments/goal_value.py).
 from __future__ import annotations
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 from gymnasium import spaces
 
 from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.scripts import ATTEMPT_MILESTONE, KITCHEN_TASKS, TASK_SUCCESS, make_policy, pose_hand_on_open_door
-from viva_robot.sim.tasks import get_task, make_env
+from viva_robot.sim.tasks import get_task, make_env, make_policy
 
 GOAL_HOLD_STEPS = 10  # as collected attempts end 10 frames after success (their last frame is a training goal)
-# Where each task's object is when the task is done (qpos address -> value).
-DOOR_GOAL = {"door_hinge": 1.5, "latch": 1.2}
-# How far the door's goal image has the palm pull the door open on the lever before the door swings on. The
-# hand's pose is the cue the value reads (its door video never shows the door move): at 0.3 rad the palm is
-# still where attempts hold the turned lever, and V(s_t, g*) rises along scripted attempts (temporal-order
-# accuracy 0.83 / 0.90); posed at 0.6 / 0.9 rad, or at home, the value falls as the hand reaches
-# (0.66-0.71; docs/results.md). The arm can follow the lever to ~1 rad, not to the success angle.
-DOOR_HOLD_ANGLE = 0.3
-# Split of each env's flat observation into robot state and object state.
-ROBOT_STATE_DIMS = {"door": 27, "kitchen": 18}  # door: hand/arm qpos; kitchen: arm+gripper qpos and qvel
-
-
-def _set_goal_state(task: str, model: mujoco.MjModel, data: mujoco.MjData) -> None:
-    if task == "door":
-        for joint, value in DOOR_GOAL.items():
-            data.qpos[model.joint(joint).qposadr[0]] = value
-    else:
-        from gymnasium_robotics.envs.franka_kitchen.kitchen_env import OBS_ELEMENT_GOALS, OBS_ELEMENT_INDICES
-
-        element = KITCHEN_TASKS[task]
-        data.qpos[OBS_ELEMENT_INDICES[element]] = OBS_ELEMENT_GOALS[element]
-    data.qvel[:] = 0
-    mujoco.mj_forward(model, data)
 
 
 class SimEnv(gym.Env):
@@ -60,11 +35,11 @@ class SimEnv(gym.Env):
         self.render_mode = render_mode
         self._env = make_env(self.task)
         self._model, self._data = self._env.unwrapped.model, self._env.unwrapped.data
-        self._is_success = TASK_SUCCESS[task]
+        self._is_success = self.task.success
         self.max_steps = max_steps or self.task.horizon
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.control_dt)}
         self._renderer = SceneRenderer(self._model, image_size, self.task.camera)
-        self._robot_dims = ROBOT_STATE_DIMS["door" if task == "door" else "kitchen"]
+        self._robot_dims = self.task.robot_state_dim
         flat = self._flat_obs(self._env.reset(seed=0)[0])
         self.camera = camera  # False: no "image" in observations (state-only agents without a value skip rendering)
         self.observation_space = spaces.Dict({
@@ -109,19 +84,19 @@ class SimEnv(gym.Env):
 
     def _render_goal(self) -> np.ndarray:
         """The task done with the hand/arm where a person would leave it: a scripted attempt (reset seed 0, no
-        noise) GOAL_HOLD_STEPS after success (kitchen); for the door, an attempt up to the unlatched lever, then
-        the door opened with the palm on the lever by DOOR_HOLD_ANGLE and swung on to the goal angle. Falls
-        back to the reset scene with the object set to its goal if the script misses."""
+        noise) GOAL_HOLD_STEPS after success (kitchen); where the task poses its goal (the door: an attempt up to
+        the unlatched lever, the door then opened with the palm on the lever by door.DOOR_HOLD_ANGLE and swung on
+        to the goal angle), that pose at the milestone. Falls back to the reset scene with the object set to its
+        goal if the script misses."""
         self._env.reset(seed=0)
         model, data = self._model, self._data
         policy = make_policy(self.task.name, "scripted", np.random.default_rng(0), 0.0)
         done_at = None
         for t in range(self.task.horizon):
             self._env.step(policy(model, data))
-            if self.task.name == "door" and ATTEMPT_MILESTONE["door"](model, data):
-                if pose_hand_on_open_door(model, data, DOOR_HOLD_ANGLE) < 0.005:
-                    pose_hand_on_open_door(model, data, DOOR_GOAL["door_hinge"], iterations=0)  # swings on; hand stays
-                    assert self._is_success(model, data), "door: goal state is not a success"
+            if self.task.pose_goal is not None and self.task.milestone(model, data):
+                if self.task.pose_goal(model, data):
+                    assert self._is_success(model, data), f"{self.task.name}: goal pose is not a success"
                     return self.render()
                 break
             if done_at is None and self._is_success(model, data):
@@ -131,7 +106,7 @@ class SimEnv(gym.Env):
                     return self.render()
                 break
         self._env.reset(seed=0)  # the script missed: fall back to the set state
-        _set_goal_state(self.task.name, self._model, self._data)
+        self.task.set_goal_state(self._model, self._data)
         assert self._is_success(self._model, self._data), f"{self.task.name}: goal state is not a success"
         return self.render()
 

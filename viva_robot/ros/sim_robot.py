@@ -28,7 +28,7 @@ from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import image_to_msg, joint_state_msg, pose_from_msg, pose_to_msg
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.scripts import TASK_SUCCESS, franka_arm_action
+from viva_robot.sim.kitchen import franka_arm_action
 from viva_robot.sim.tasks import get_task, make_env
 
 BASE_BODY, EE_SITE = "panda0_link0", "end_effector"
@@ -55,7 +55,7 @@ class FrankaSim:
         self.env = make_env(self.task)
         self.model, self.data = self.env.unwrapped.model, self.env.unwrapped.data
         self.renderer = SceneRenderer(self.model, image_size, self.task.camera)
-        self._success = TASK_SUCCESS[task]
+        self._success = self.task.success
         self.joint_names = [self.model.joint(i).name.removeprefix("robot:") for i in range(9)]
         self.seed = seed
         self.reset()

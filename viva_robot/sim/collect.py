@@ -17,8 +17,7 @@ from tqdm import tqdm
 from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, Episode, VideoDataset
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.scripts import ATTEMPT_MILESTONE, TASK_SUCCESS, make_policy
-from viva_robot.sim.tasks import get_task, make_env
+from viva_robot.sim.tasks import get_task, make_env, make_policy
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def record_episode(env, renderer: SceneRenderer, task_name: str, kind: str, nois
     """
     model, data = env.unwrapped.model, env.unwrapped.data
     attempted = attempted or task_name
-    is_success, milestone = TASK_SUCCESS[task_name], ATTEMPT_MILESTONE[attempted]
+    is_success, milestone = get_task(task_name).success, get_task(attempted).milestone
     policy = make_policy(attempted, "play" if kind == "play" else "scripted", rng, noise)
     obs, _ = env.reset(seed=seed)
     frames, states, actions, success = [], [], [], []
@@ -136,7 +135,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         with_success=True, attrs={"config": cfg.to_dict(), "task": cfg.env, "gym_id": task.gym_id,
                                   "failure_only": cfg.failure_only,
                                   "episode_end": f"horizon, or {FRAMES_AFTER_MILESTONE} frames after the attempt's "
-                                                 f"milestone ({ATTEMPT_MILESTONE[cfg.env].__name__.strip('_')})"},
+                                                 f"milestone ({task.milestone.__name__})"},
     )
     kinds, successes, frames = Counter(), Counter(), 0
     start = time.perf_counter()
