@@ -176,7 +176,7 @@ def test_episodes_are_resampled_by_timestamp_with_state_action_and_language(data
     assert summary["episodes"] == 3 and summary["frames"] == 6 + 4 + 10 and summary["failed"] == 0
     ds = VideoDataset(tmp_path / "out.zarr")
     assert ds.source == "lerobot" and ds.fps == 5.0 and ds.resolution == (32, 32)
-    assert ds.episode_keys == [f"so100_drawer/episode_{e:06d}" for e in range(3)]
+    assert ds.episode_keys == [f"{dataset.parent.name}/so100_drawer/episode_{e:06d}" for e in range(3)]
     assert ds.language == ["open the drawer", "pick up the cube", "open the drawer"]
     assert ds.episode_lengths().tolist() == [6, 4, 10]  # 10 fps -> 5 fps: every other row
     for e in range(3):
@@ -188,7 +188,7 @@ def test_episodes_are_resampled_by_timestamp_with_state_action_and_language(data
         top = episode.rgb[:, 2:12, 2:30].mean(axis=(1, 2))  # v3.0: frames come from the episode's part of the file
         np.testing.assert_allclose(top, np.broadcast_to(EPISODE_COLOURS[e], top.shape), atol=14)
     version = json.loads((dataset / "meta/info.json").read_text())["codebase_version"]
-    assert ds.attrs["lerobot"] == {"codebase_version": version, "dataset": "so100_drawer",
+    assert ds.attrs["lerobot"] == {"codebase_version": version, "dataset": f"{dataset.parent.name}/so100_drawer",
                                    "camera": "observation.images.top", "robot_type": "so100", "fps": 10.0}
 
 
@@ -197,7 +197,7 @@ def test_a_dataset_written_by_lerobot_itself(tmp_path: Path):
     summary = import_lerobot(config(src, tmp_path / "out.zarr"), progress=False)
     assert summary["codebase_version"] == "v3.0" and summary["episodes"] == 3
     ds = VideoDataset(tmp_path / "out.zarr")
-    assert ds.episode_keys == [f"lerobot-v3.0-real_so100/episode_{e:06d}" for e in range(3)]
+    assert ds.episode_keys == [f"data/lerobot-v3.0-real_so100/episode_{e:06d}" for e in range(3)]
     assert ds.language == ["open the drawer", "pick up the cube", "open the drawer"]
     assert ds.episode_lengths().tolist() == [6, 4, 10]
     for e in range(3):  # all three episodes share one mp4 and one parquet file
@@ -232,7 +232,8 @@ def test_version_is_recorded_and_shown(dataset: Path, tmp_path: Path, capsys):
     assert summary["codebase_version"] == version and summary["camera"] == "observation.images.top"
     assert main(["dataset", "info", str(out)]) == 0
     info = capsys.readouterr().out
-    assert f"from       LeRobot {version} dataset so100_drawer (robot so100), camera observation.images.top at 10 fps" in info
+    assert (f"from       LeRobot {version} dataset {dataset.parent.name}/so100_drawer (robot so100), camera "
+            f"observation.images.top at 10 fps") in info
     assert "language   3 episodes with an instruction" in info and "arrays     rgb, state, action" in info
 
 
@@ -384,7 +385,7 @@ def test_truncated_mp4_stops_naming_the_file_and_keeps_earlier_episodes(dataset:
     # v2.1's per-episode mp4 has its index at the end (gone); v3.0's is faststart, so decoding hits the cut packet
     assert any(why in message for why in ("cannot open video", "decoding failed"))
     ds = VideoDataset(out)
-    assert ds.episode_keys == ["so100_drawer/episode_000000", "so100_drawer/episode_000001"]  # committed, kept
+    assert ds.episode_keys == [f"{src.parent.name}/so100_drawer/episode_00000{e}" for e in (0, 1)]  # committed, kept
 
 
 def test_video_shorter_than_its_rows(dataset: Path, tmp_path: Path):
@@ -394,3 +395,76 @@ def test_video_shorter_than_its_rows(dataset: Path, tmp_path: Path):
     encode(video, [frame_image(2, i) for i in range(15)], faststart=True)
     assert _error(src, out, fps=10.0) == (f"{video}: episode 2: truncated: the episode needs a frame at t = 1.5000 s, "
                                           f"the last frame decoded is at t = 1.4000 s")
+
+
+# -- found by a second reader --------------------------------------------------------------------------------------
+def test_long_episodes_keep_every_row_despite_float32_timestamps():
+    from viva_robot.data.lerobot import keep_rows
+
+    stamps = (np.arange(30000) / 30).astype(np.float32).astype(np.float64)  # 1000 s at 30 fps, stored as LeRobot does
+    assert keep_rows(stamps, 30.0, 30.0).tolist() == list(range(30000))  # (1e-6 s of slack dropped 6048 rows)
+    assert keep_rows(stamps, 5.0, 30.0).tolist() == list(range(0, 30000, 6))  # on time, not a frame late
+
+
+def test_a_hub_cache_snapshot_of_symlinks_imports(tmp_path: Path):
+    """huggingface_hub's cache: .../datasets--owner--name/snapshots/<revision>/ holds symlinks into ../../blobs."""
+    built = write_lerobot(tmp_path / "built", "v2.1", lengths=[4, 6])
+    repo = tmp_path / "hub" / "datasets--someone--so100_drawer"
+    snapshot, blobs = repo / "snapshots" / "0123abcd", repo / "blobs"
+    blobs.mkdir(parents=True)
+    for n, f in enumerate(sorted(p for p in built.rglob("*") if p.is_file())):
+        link = snapshot / f.relative_to(built)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, blobs / f"blob{n}")
+        link.symlink_to(Path("../" * len(f.relative_to(built).parts) + "../blobs") / f"blob{n}")
+    import_lerobot(config(snapshot, tmp_path / "out.zarr"), progress=False)
+    ds = VideoDataset(tmp_path / "out.zarr")
+    assert ds.episode_keys == ["someone/so100_drawer/episode_000000", "someone/so100_drawer/episode_000001"]
+    assert frame_indices(ds.load_episode(1).rgb) == [0, 2, 4]
+
+
+@pytest.mark.parametrize("template, why", [
+    ("data/chunk-{episode_chunk:s}/episode_{episode_index:06d}.parquet", "is not an integer field"),
+    ("data/chunk-{episode_chunk:{episode_index}}/x.parquet", "is not an integer field"),
+    ("data/{episode_index:0200000000d}.parquet", "is not an integer field"),
+    ("data/{episode_index!r}.parquet", "is not an integer field"),
+    ("data/\0{episode_index}.parquet", "is malformed"),
+    ("data/{episode_index.real}.parquet", "uses ['episode_index.real']"),
+])
+def test_hostile_path_templates_are_refused(tmp_path: Path, template: str, why: str):
+    src = write_lerobot(tmp_path / "ds", "v2.1", lengths=[4])
+    _edit_info(src, data_path=template)
+    with pytest.raises(DatasetError) as e:
+        import_lerobot(config(src, tmp_path / "out.zarr"), progress=False)
+    assert str(e.value).startswith(f"{src / 'meta/info.json'}: path template ") and why in str(e.value)
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_untrusted_numbers_and_types_get_clear_errors(tmp_path: Path):
+    src, out = write_lerobot(tmp_path / "ds", "v3.0", lengths=[4, 6, 5]), tmp_path / "out.zarr"
+    info = src / "meta/info.json"
+    for fps in (float("inf"), 0, -5):
+        _edit_info(src, fps=fps)
+        assert _error(src, out) == f"{info}: field 'fps' is {float(fps)}, expected a frame rate in (0, 1000]"
+    _edit_info(src, fps=FPS)
+    index = src / "meta/episodes/chunk-000/file-000.parquet"
+    table = pq.read_table(index)
+    column = "videos/observation.images.top/from_timestamp"
+    pq.write_table(table.set_column(table.column_names.index(column), column,
+                                    pa.array([0.0, float("inf"), 1.0])), index)
+    assert _error(src, out) == (f"{index}: row 1: {column} is inf, expected seconds in [0, 1e+07)")
+    pq.write_table(table, index)
+    data = src / "data/chunk-000/file-001.parquet"  # episode 2 alone
+    rows = pq.read_table(data)
+    i = rows.column_names.index("timestamp")
+    pq.write_table(rows.set_column(i, "timestamp", pa.array([str(t) for t in range(5)])), data)
+    assert _error(src, out) == (f"{data}: column 'timestamp' is string with 0 missing values, expected seconds as "
+                                f"numbers")
+    pq.write_table(rows.set_column(i, "timestamp", pa.array([-1.0, -0.9, -0.8, -0.7, -0.6], pa.float32())), data)
+    assert _error(src, out) == (f"{data}: episode 2: timestamps are not increasing seconds from 0 (first -1, last "
+                                f"-0.6)")
+    pq.write_table(rows.set_column(rows.column_names.index("observation.state"), "observation.state",
+                                   pa.array([["a"] * 4] * 5)), data)
+    assert _error(src, out) == f"{data}: column 'observation.state' holds lists of string, expected numbers"
+    (src / "meta/info.json").write_text('{"codebase_version": "v3.0", "fps": ' + "9" * 5000 + "}")
+    assert _error(src, out).startswith(f"{info}: not readable JSON (ValueError: ")

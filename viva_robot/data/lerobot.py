@@ -19,7 +19,9 @@ each kept row's image is the decoded frame nearest its video time, which must li
 period, or the episode is reported (LeRobot's reader asks for 1e-4 s; half a period picks the same frame whenever
 that holds and tolerates timestamps rounded by a re-mux). `observation.state` and `action`, when the dataset has
 them, are the kept rows' values: below the source rate an action is the one commanded at the kept frame, not a sum
-over the skipped ones. Key: "<dataset folder>/episode_<index:06d>"; language: the episode's tasks joined by "; ".
+over the skipped ones. Key: "<owner>/<name>/episode_<index:06d>" (`dataset_name`: the Hub's name where the
+path shows it, else the folder's parent and name), so two owners' datasets of one name stay apart; language: the
+episode's tasks joined by "; ".
 
 Everything the metadata promises is checked before anything is written (info.json totals, row counts per file, the
 files themselves); an episode whose video fails to decode stops the import naming the file (or is skipped with
@@ -33,6 +35,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+import re
 import string
 import time
 from dataclasses import dataclass
@@ -92,7 +97,7 @@ def _json(path: Path) -> Any:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad JSON, bad UTF-8, a 5000-digit integer
         raise DatasetError(f"{path}: not readable JSON ({e.__class__.__name__}: {e})") from None
 
 
@@ -109,7 +114,7 @@ def _jsonl(path: Path) -> list[dict]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:
             raise DatasetError(f"{path}: line {n} is not JSON ({e})") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}: line {n} is not a JSON object")
@@ -125,17 +130,29 @@ def _field(doc: dict, key: str, kind: type | tuple[type, ...], where: Path | str
     return value
 
 
+_SPEC = re.compile(r"0?[1-9]?d?")  # LeRobot's templates use {name:03d} / {name:06d}, or no spec
+
+
 def _fill(template: str, root: Path, where: Path, **fields: Any) -> Path:
-    """A data_path / video_path template filled in; only its documented placeholders, only paths inside root."""
+    """A data_path / video_path template filled in: only its documented placeholders, with an integer spec of at most
+    9 digits, and only paths inside root (checked on the path itself, so a Hub cache snapshot, whose files are
+    symlinks into ../../blobs, is inside)."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as e:
-        raise DatasetError(f"{where}: path template {template!r} is malformed ({e})") from None
+        parts = list(string.Formatter().parse(template)) if "\0" not in template else None
+    except ValueError:
+        parts = None
+    if parts is None:
+        raise DatasetError(f"{where}: path template {template!r} is malformed")
+    names = {name for _, name, _, _ in parts if name is not None}
     if not names <= set(fields):
         raise DatasetError(f"{where}: path template {template!r} uses {sorted(names - set(fields))}, expected only "
                            f"{sorted(fields)}")
-    path = root / template.format(**fields)
-    if not path.resolve().is_relative_to(root.resolve()):
+    for _, name, spec, conversion in parts:
+        if name is not None and (conversion is not None or not _SPEC.fullmatch(spec or "")):
+            raise DatasetError(f"{where}: path template {template!r}: placeholder {{{name}:{spec}}} is not an integer "
+                               f"field like {{{name}:03d}}")
+    path = Path(os.path.normpath(root.absolute() / template.format(**fields)))
+    if not path.is_relative_to(Path(os.path.normpath(root.absolute()))):
         raise DatasetError(f"{where}: path template {template!r} points outside the dataset ({path})")
     return path
 
@@ -166,8 +183,8 @@ def read_source(src: Path, camera: str | None) -> LeRobotSource:
         raise DatasetError(f"{info_path}: codebase_version {version!r} is not supported (this importer reads "
                            f"{', '.join(VERSIONS)}; convert older datasets with LeRobot's converter)")
     fps = float(_field(info, "fps", (int, float), info_path))
-    if not fps > 0:
-        raise DatasetError(f"{info_path}: field 'fps' is {fps}, expected a positive rate")
+    if not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise DatasetError(f"{info_path}: field 'fps' is {fps}, expected a frame rate in (0, 1000]")
     features = _field(info, "features", dict, info_path)
     cameras = tuple(k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video")
     if not cameras:
@@ -194,10 +211,20 @@ def read_source(src: Path, camera: str | None) -> LeRobotSource:
         raise DatasetError(f"{info_path}: total_frames is {total_frames} but the episode index sums to "
                            f"{sum(e.length for e in episodes)} frames")
     robot = info.get("robot_type")
-    return LeRobotSource(root=src, name=src.resolve().name, version=version, fps=fps, camera=camera, cameras=cameras,
+    return LeRobotSource(root=src, name=dataset_name(src), version=version, fps=fps, camera=camera, cameras=cameras,
                          robot_type=robot if isinstance(robot, str) else "",
                          state_dim=_vector_dim(features, STATE, info_path),
                          action_dim=_vector_dim(features, ACTION, info_path), episodes=tuple(episodes))
+
+
+def dataset_name(src: Path) -> str:
+    """"owner/name" as the Hub names the dataset: from a Hub cache snapshot (.../datasets--owner--name/snapshots/
+    <revision>) or LeRobot's own cache (.../lerobot/owner/name); otherwise the folder's parent and name."""
+    path = Path(os.path.normpath(src.absolute()))
+    repo = path.parent.parent.name
+    if path.parent.name == "snapshots" and repo.startswith("datasets--") and repo.count("--") >= 2:
+        return repo.removeprefix("datasets--").replace("--", "/", 1)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 def _tasks(value: Any, where: str) -> tuple[str, ...]:
@@ -245,7 +272,8 @@ def _episodes_packed(src: Path, info: dict, camera: str, info_path: Path) -> lis
                                    f"dataset_to_index ({start}..{end}) span {end - start}")
             episodes.append(EpisodeRef(
                 index=index, length=length, tasks=_tasks(row["tasks"], where),
-                video_from=float(_field(row, video + "from_timestamp", (int, float), where)),
+                video_from=_seconds(_field(row, video + "from_timestamp", (int, float), where),
+                                    f"{where}: {video}from_timestamp"),
                 data=_fill(info["data_path"], src, info_path, chunk_index=_field(row, "data/chunk_index", int, where),
                            file_index=_field(row, "data/file_index", int, where)),
                 video=_fill(info["video_path"], src, info_path, video_key=camera,
@@ -253,6 +281,15 @@ def _episodes_packed(src: Path, info: dict, camera: str, info_path: Path) -> lis
                             file_index=_field(row, video + "file_index", int, where)),
             ))
     return _in_order(episodes, files[0].parent.parent)
+
+
+MAX_SECONDS = 1e7  # ~115 days: any longer time in a video is a corrupt index, not a recording
+
+
+def _seconds(value: float, what: str) -> float:
+    if not (math.isfinite(value) and 0 <= value < MAX_SECONDS):
+        raise DatasetError(f"{what} is {value}, expected seconds in [0, {MAX_SECONDS:g})")
+    return float(value)
 
 
 def _in_order(episodes: list[EpisodeRef], where: Path) -> list[EpisodeRef]:
@@ -312,10 +349,14 @@ def file_problems(source: LeRobotSource) -> dict[int, str]:
 def _matrix(table: pa.Table, name: str, dim: int, path: Path) -> np.ndarray:
     column = table.column(name).combine_chunks()
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(column.type):
+        if not (pa.types.is_floating(column.type.value_type) or pa.types.is_integer(column.type.value_type)):
+            raise DatasetError(f"{path}: column {name!r} holds lists of {column.type.value_type}, expected numbers")
         lengths = column.value_lengths().to_numpy(zero_copy_only=False)
-        if column.null_count or not np.all(lengths == dim):
-            raise DatasetError(f"{path}: column {name!r} has rows that are not {dim} values (info.json's shape)")
-        values = column.flatten().to_numpy(zero_copy_only=False)
+        flat = column.flatten()
+        if column.null_count or flat.null_count or not np.all(lengths == dim):
+            raise DatasetError(f"{path}: column {name!r} has rows that are not {dim} values (info.json's shape) or "
+                               f"missing values")
+        values = flat.to_numpy(zero_copy_only=False)
     elif dim == 1 and pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
     else:
@@ -342,11 +383,13 @@ class RowCache:
         return rows
 
 
-def keep_rows(timestamps: np.ndarray, fps: float) -> np.ndarray:
-    """Indices of the rows kept at `fps`: the first row at or after each sample time k / fps (gaps not filled)."""
-    kept, next_k = [], 0
+def keep_rows(timestamps: np.ndarray, fps: float, source_fps: float) -> np.ndarray:
+    """Indices of the rows kept at `fps`: the first row at or after each sample time k / fps (gaps not filled).
+    A quarter of a source frame period of slack: LeRobot stores timestamps as float32, which puts frame i of a
+    long episode a few microseconds before i / source_fps."""
+    kept, next_k, slack = [], 0, 0.25 / source_fps
     for i, t in enumerate(timestamps):
-        slot = (t + 1e-6) * fps
+        slot = (t + slack) * fps
         if slot >= next_k:
             kept.append(i)
             next_k = int(np.floor(slot)) + 1
@@ -356,7 +399,7 @@ def keep_rows(timestamps: np.ndarray, fps: float) -> np.ndarray:
 def decode_at(video: Path, times: np.ndarray, tolerance: float, size: int, threads: int, tally: dict) -> np.ndarray:
     """The frame nearest each of `times` (seconds, increasing) as size x size RGB; each within `tolerance`."""
     container, stream = open_video(video, threads)
-    frames, scaler, j, last = [], VideoReformatter(), 0, None
+    frames, scaler, j, last, best = [], VideoReformatter(), 0, None, None  # best: (distance, frame) for times[j]
     with container:
         if stream.time_base is None:
             raise VideoReadError("the video stream has no time base")
@@ -369,16 +412,21 @@ def decode_at(video: Path, times: np.ndarray, tolerance: float, size: int, threa
                 if frame.pts is None:
                     raise VideoReadError("a frame has no timestamp")
                 last = t = frame.pts * tb
-                if t > times[j] + tolerance:
-                    raise VideoReadError(f"no frame within {tolerance * 1000:.1f} ms of t = {times[j]:.4f} s "
-                                         f"(next frame at {t:.4f} s)")
-                if t >= times[j] - tolerance:
-                    frames.append(to_square_rgb(frame, size, scaler))
-                    j += 1
-                    if j == len(times):
-                        break
+                while j < len(times) and t > times[j] + tolerance:  # past times[j]'s window: take its nearest
+                    if best is None:
+                        raise VideoReadError(f"no frame within {tolerance * 1000:.1f} ms of t = {times[j]:.4f} s "
+                                             f"(next frame at {t:.4f} s)")
+                    frames.append(to_square_rgb(best[1], size, scaler))
+                    j, best = j + 1, None
+                if j == len(times):
+                    break
+                if abs(t - times[j]) <= tolerance and (best is None or abs(t - times[j]) < best[0]):
+                    best = (abs(t - times[j]), frame)
         except av.error.FFmpegError as e:
             raise VideoReadError(f"decoding failed ({e})") from None
+    if best is not None:  # the file ended inside times[j]'s window
+        frames.append(to_square_rgb(best[1], size, scaler))
+        j += 1
     if j < len(times):
         end = "no frame decoded" if last is None else f"the last frame decoded is at t = {last:.4f} s"
         raise VideoReadError(f"truncated: the episode needs a frame at t = {times[j]:.4f} s, {end}")
@@ -388,10 +436,16 @@ def decode_at(video: Path, times: np.ndarray, tolerance: float, size: int, threa
 def read_episode(source: LeRobotSource, e: EpisodeRef, cache: RowCache, cfg: ImportLeRobotConfig,
                  tally: dict) -> Episode:
     rows = cache.rows(e)
-    timestamps = rows.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64)
-    if not np.all(np.isfinite(timestamps)) or np.any(np.diff(timestamps) <= 0):
-        raise DatasetError(f"{e.data}: episode {e.index}: timestamps are not finite and increasing")
-    keep = keep_rows(timestamps, cfg.fps)
+    column = rows.column("timestamp")
+    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)) or column.null_count:
+        raise DatasetError(f"{e.data}: column 'timestamp' is {column.type} with {column.null_count} missing values, "
+                           f"expected seconds as numbers")
+    timestamps = column.to_numpy().astype(np.float64)
+    if not (np.all(np.isfinite(timestamps)) and np.all(np.diff(timestamps) > 0) and timestamps[0] >= 0
+            and timestamps[-1] < MAX_SECONDS):
+        raise DatasetError(f"{e.data}: episode {e.index}: timestamps are not increasing seconds from 0 "
+                           f"(first {timestamps[0]:g}, last {timestamps[-1]:g})")
+    keep = keep_rows(timestamps, cfg.fps, source.fps)
     rgb = decode_at(e.video, e.video_from + timestamps[keep], 0.5 / source.fps, cfg.size, cfg.threads, tally)
     vectors = {name: _matrix(rows, column, dim, e.data)[keep] if dim else None
                for name, column, dim in (("state", STATE, source.state_dim), ("action", ACTION, source.action_dim))}
