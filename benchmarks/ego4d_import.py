@@ -25,21 +25,25 @@ from viva_robot.data.ego4d import import_ego4d
 WIDTH, HEIGHT, FPS = 854, 480, 30
 
 
-def make_clip(path: Path, seconds: float, seed: int) -> None:
-    """Textured content panning and changing over time, so the encoder produces realistic P/B frames."""
+def textured_frames(n: int, seed: int, width: int = WIDTH, height: int = HEIGHT):
+    """n frames of textured content panning and changing over time, so the encoder produces realistic P/B frames."""
     rng = np.random.default_rng(seed)
-    texture = rng.integers(0, 256, (HEIGHT // 4 + 80, WIDTH // 4 + 80, 3), dtype=np.uint8)
+    texture = rng.integers(0, 256, (height // 4 + 80, width // 4 + 80, 3), dtype=np.uint8)
     texture = np.repeat(np.repeat(texture, 4, axis=0), 4, axis=1)  # 4x4 blocks: detail the codec must keep
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    yy, xx = np.mgrid[0:height, 0:width]
+    for i in range(n):
+        dx, dy = (3 * i) % 256, (2 * i) % 256
+        img = texture[dy : dy + height, dx : dx + width].copy()
+        img[((xx - (i * 7) % width) ** 2 + (yy - height // 2) ** 2) < 60**2] = (255, (i * 5) % 256, 0)
+        yield img
+
+
+def make_clip(path: Path, seconds: float, seed: int) -> None:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
-        for i in range(int(seconds * FPS)):
-            dx, dy = (3 * i) % 256, (2 * i) % 256
-            img = texture[dy : dy + HEIGHT, dx : dx + WIDTH].copy()
-            blob = ((xx - (i * 7) % WIDTH) ** 2 + (yy - HEIGHT // 2) ** 2) < 60**2
-            img[blob] = (255, (i * 5) % 256, 0)
+        for i, img in enumerate(textured_frames(int(seconds * FPS), seed)):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, FPS)
             out.mux(stream.encode(frame))

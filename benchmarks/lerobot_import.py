@@ -23,22 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ego4d_import import bare_decode, textured_frames  # benchmarks/ is the script's folder: its sys.path[0]
 from viva_robot.data.config import ImportLeRobotConfig
 from viva_robot.data.dataset import VideoDataset
 from viva_robot.data.lerobot import import_lerobot
 
 WIDTH, HEIGHT, FPS, PER_FILE = 640, 480, 30, 4
-
-
-def frames(seconds: float, seed: int):
-    rng = np.random.default_rng(seed)
-    texture = np.repeat(np.repeat(rng.integers(0, 256, (HEIGHT // 4 + 80, WIDTH // 4 + 80, 3), np.uint8), 4, 0), 4, 1)
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
-    for i in range(int(seconds * FPS)):
-        dx, dy = (3 * i) % 256, (2 * i) % 256
-        img = texture[dy : dy + HEIGHT, dx : dx + WIDTH].copy()
-        img[((xx - (i * 7) % WIDTH) ** 2 + (yy - HEIGHT // 2) ** 2) < 60**2] = (255, (i * 5) % 256, 0)
-        yield img
 
 
 def encode(path: Path, episodes: list[int], seconds: float) -> None:
@@ -48,7 +38,7 @@ def encode(path: Path, episodes: list[int], seconds: float) -> None:
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         n = 0
         for e in episodes:
-            for img in frames(seconds, e):
+            for img in textured_frames(int(seconds * FPS), e, WIDTH, HEIGHT):
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 frame.pts, frame.time_base = n, Fraction(1, FPS)
                 out.mux(stream.encode(frame))
@@ -113,17 +103,6 @@ def write_dataset(root: Path, version: str, n: int, seconds: float) -> list[Path
             json.dumps({"episode_index": e, "tasks": ["fold the towel"], "length": length}) + "\n" for e in range(n)))
     (root / "meta/info.json").write_text(json.dumps(info))
     return videos
-
-
-def bare_decode(paths: list[Path]) -> int:
-    count = 0
-    for path in paths:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for _ in container.decode(stream):
-                count += 1
-    return count
 
 
 def main() -> None:
