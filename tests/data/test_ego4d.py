@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from frame_marks import frame_indices, paint_index
 
 from viva_robot.data.config import ImportEgo4DConfig
 from viva_robot.data.dataset import DatasetError, DatasetWriter, VideoDataset
@@ -25,9 +26,7 @@ SECOND_COLOURS = [(220, 40, 40), (40, 200, 60), (50, 60, 220), (230, 210, 40)]
 def frame_image(i: int, second: int) -> np.ndarray:
     img = np.empty((H, W, 3), np.uint8)
     img[: H // 2] = SECOND_COLOURS[second % len(SECOND_COLOURS)]
-    img[H // 2 :, : W // 2] = 20 + 20 * (i // 10)
-    img[H // 2 :, W // 2 :] = 20 + 20 * (i % 10)
-    return img
+    return paint_index(img, i)
 
 
 def write_video(path: Path, n_frames: int = 90, times_ms: list[int] | None = None, start_frames: int = 0,
@@ -48,15 +47,6 @@ def write_video(path: Path, n_frames: int = 90, times_ms: list[int] | None = Non
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
-
-
-def frame_indices(rgb: np.ndarray) -> list[int]:
-    """Frame index painted in the bottom half of each stored frame."""
-    s = rgb.shape[1]
-    rows = slice(s * 5 // 8, s * 7 // 8)
-    tens = rgb[:, rows, s // 8 : s * 3 // 8].mean(axis=(1, 2, 3))
-    units = rgb[:, rows, s * 5 // 8 : s * 7 // 8].mean(axis=(1, 2, 3))
-    return [int(round((t - 20) / 20)) * 10 + int(round((u - 20) / 20)) for t, u in zip(tens, units)]
 
 
 def config(src: Path, out: Path, **kw) -> ImportEgo4DConfig:

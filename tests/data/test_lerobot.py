@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from frame_marks import frame_indices, paint_index
 
 from viva_robot.cli import main
 from viva_robot.data.config import ImportLeRobotConfig
@@ -35,17 +36,7 @@ def frame_image(episode: int, i: int, camera: int = 0) -> np.ndarray:
     img = np.empty((H, W, 3), np.uint8)
     colour = np.array(EPISODE_COLOURS[episode % 3])
     img[: H // 2] = colour if camera == 0 else 255 - colour
-    img[H // 2 :, : W // 2] = 20 + 20 * (i // 10)
-    img[H // 2 :, W // 2 :] = 20 + 20 * (i % 10)
-    return img
-
-
-def frame_indices(rgb: np.ndarray) -> list[int]:
-    s = rgb.shape[1]
-    rows = slice(s * 5 // 8, s * 7 // 8)
-    tens = rgb[:, rows, s // 8 : s * 3 // 8].mean(axis=(1, 2, 3))
-    units = rgb[:, rows, s * 5 // 8 : s * 7 // 8].mean(axis=(1, 2, 3))
-    return [int(round((t - 20) / 20)) * 10 + int(round((u - 20) / 20)) for t, u in zip(tens, units)]
+    return paint_index(img, i)
 
 
 def state_of(episode: int, i: int) -> list[float]:
