@@ -104,7 +104,7 @@ def prefetch(sampler: ICVFSampler, cfg: PretrainConfig, rank: int, start: int, d
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    _check_world_size(cfg, world)  # before the process group: every rank refuses alone, none is left waiting
+    resume_from, resumed = _resume_point(cfg, world)  # before the process group: a rank that refuses waits on none
     device = resolve_device(cfg.device)
     if world > 1:
         if device.type == "cuda":
@@ -112,21 +112,35 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> Path:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return _train(cfg, rank, world, device, progress and rank == 0)
+        return _train(cfg, rank, world, device, progress and rank == 0, resume_from, resumed)
     finally:
         if world > 1:
             dist.destroy_process_group()
 
 
-def _check_world_size(cfg: PretrainConfig, world: int) -> None:
-    """A resumed run continues only with the number of processes it was trained by (older checkpoints do not say)."""
-    resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
-    was = load_checkpoint(resume_from).get("world_size", world) if resume_from else world
+def _resume_point(cfg: PretrainConfig, world: int) -> tuple[Path | None, dict | None]:
+    """(the checkpoint a resumed run continues from, its payload), read once and checked: it exists, the run writes to
+    its own directory, has steps left, and keeps the number of processes it was trained by (older checkpoints do
+    not say). (None, None) for a new run."""
+    if cfg.resume is None:
+        return None, None
+    resume_from = latest_checkpoint(cfg.resume)
+    if resume_from is None:
+        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
+    if cfg.resume.resolve() != cfg.out.resolve():
+        raise ConfigError(f"{cfg.resume}: a resumed run writes to its own directory, but out is {cfg.out}; "
+                          f"resume with `--resume {cfg.resume}` alone")
+    resumed = load_checkpoint(resume_from)
+    if resumed["step"] >= cfg.steps:
+        raise ConfigError(f"{cfg.resume}: the run is already at step {resumed['step']}; pass --steps above that to "
+                          f"train further")
+    was = resumed.get("world_size", world)
     if was != world:
         raise ConfigError(f"{resume_from}: the run was trained by {was} process{'es' if was > 1 else ''} (WORLD_SIZE) "
                           f"and this resume has {world}: every step's batch would change (batch_size per process x "
                           f"processes) and the run would no longer continue as it started; resume it with "
                           f"{f'torchrun --nproc-per-node {was}' if was > 1 else 'a single process (no torchrun)'}")
+    return resume_from, resumed
 
 
 def _check_run_dir(cfg: PretrainConfig) -> None:
@@ -146,19 +160,10 @@ def _prepare_run_dir(cfg: PretrainConfig):
     return lock
 
 
-def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool) -> Path:
+def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool,
+           resume_from: Path | None, resumed: dict | None) -> Path:
     run_start = time.perf_counter()  # metrics' wall_s: seconds since this process started (data loading included)
     torch.manual_seed(cfg.seed)
-    resume_from = latest_checkpoint(cfg.resume) if cfg.resume else None
-    if cfg.resume and resume_from is None:
-        raise CheckpointError(f"{cfg.resume}: no checkpoint to resume from (checkpoints/ is empty)")
-    if cfg.resume is not None and cfg.resume.resolve() != cfg.out.resolve():
-        raise ConfigError(f"{cfg.resume}: a resumed run writes to its own directory, but out is {cfg.out}; "
-                          f"resume with `--resume {cfg.resume}` alone")
-    resumed = load_checkpoint(resume_from) if resume_from else None
-    if resumed is not None and resumed["step"] >= cfg.steps:
-        raise ConfigError(f"{cfg.resume}: the run is already at step {resumed['step']}; pass --steps above that to "
-                          f"train further")
     _check_run_dir(cfg)
     initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
     sources, heldout = open_sources(cfg, rank, progress)
