@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from viva_robot import rundir
 from viva_robot.rl.video import trailing_mean
 
 
@@ -78,7 +79,7 @@ def launch(args) -> None:
             if _last_step(run) >= _target_steps(args.train_args, args.config):
                 print(f"{mode} seed {seed}: done already")
                 continue
-            if _busy(run):
+            if rundir.held(run):
                 print(f"{mode} seed {seed}: being trained by another process, skipped")
                 continue
             run.parent.mkdir(parents=True, exist_ok=True)
@@ -105,20 +106,6 @@ def _target_steps(train_args: list[str], preset: Path | None = None) -> int:
     import yaml
 
     return int((yaml.safe_load(preset.read_text()) or {}).get("steps", 20_000)) if preset else 20_000
-
-
-def _busy(run: Path) -> bool:
-    """True while a `viva-robot train` holds the run directory's lock."""
-    import fcntl
-
-    if not (run / ".lock").is_file():
-        return False
-    with (run / ".lock").open() as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-    return False
 
 
 def _last_step(run: Path) -> int:

@@ -33,6 +33,18 @@ def lock(run_dir: Path):
     return handle  # the lock lasts as long as this handle is open
 
 
+def held(run_dir: Path) -> bool:
+    """True while a process holds the run directory's lock (`lock`); probing takes the lock only for an instant."""
+    if not (run_dir / ".lock").is_file():
+        return False
+    with (run_dir / ".lock").open() as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
 def rotate(checkpoints: Path, keep: int) -> None:
     """Delete all but the newest `keep` step_*.pt (their names sort by step)."""
     for old in sorted(checkpoints.glob("step_*.pt"))[:-keep]:

@@ -310,7 +310,11 @@ def test_a_run_being_trained_is_not_resumed_by_a_second_process(reference, tmp_p
     run = tmp_path / "run"
     shutil.copytree(reference, run)
     before = (run / "metrics.jsonl").read_text()
+    from viva_robot.rundir import held
+
+    assert not held(run)
     pid = lock_holder(run)
+    assert held(run)  # what experiments/compare.py asks before starting a run
     with pytest.raises(ConfigError, match=f"{run}: the run is being trained by pid {pid}; wait for it to stop"):
         train(resume_config(run, {"steps": 80}), progress=False)
     assert (run / "metrics.jsonl").read_text() == before  # nothing written by the refused process
