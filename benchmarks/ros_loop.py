@@ -149,7 +149,7 @@ def fuzz_phase(n: int, tmp: Path, log: Path) -> dict:
     lim = load_limits(fuzz_limits)
     sup = start("viva_robot.ros.supervisor", f"limits_file:={fuzz_limits}", f"audit_log:={tmp / 'fuzz-audit.jsonl'}",
                 "target_topic:=/bench/fuzz_target", "command_topic:=/bench/fuzz_command", "estop_topic:=/bench/estop",
-                log=log)
+                "frame_id:=panda0_link0", log=log)
     records = tmp / "fuzz.npy"
     probe_proc = start_probe("/bench/fuzz_command", records, tmp / "probe.log")
     time.sleep(4.0)
@@ -157,14 +157,13 @@ def fuzz_phase(n: int, tmp: Path, log: Path) -> dict:
     node = rclpy.create_node("viva_bench_fuzzer")
     pub = node.create_publisher(PoseStamped, "/bench/fuzz_target", 1000)
     rng, lo, hi = np.random.default_rng(0), np.array(lim.workspace_min), np.array(lim.workspace_max)
-    stamp = node.get_clock().now().to_msg()
     t0 = time.monotonic()
     for i in range(n):
         kind = i % 6
         p = [rng.uniform(-10, 10, 3), rng.uniform(lo, hi), np.where(rng.random(3) < 0.5, lo, hi) + 1e-7,
              np.array([np.nan, 0.3, np.inf]), rng.uniform(-1e9, 1e9, 3), hi + rng.uniform(0, 1, 3)][kind]
         q = [rng.normal(size=4), np.zeros(4), np.array(lim.nominal_orientation) * -1, rng.normal(size=4) * 1e6][i % 4]
-        pub.publish(pose_to_msg(p, q, stamp, "panda0_link0"))
+        pub.publish(pose_to_msg(p, q, node.get_clock().now().to_msg(), "panda0_link0"))
         time.sleep(max(0.0, t0 + (i + 1) / 1000.0 - time.monotonic()))
     publish_s = time.monotonic() - t0
     time.sleep(2.0)
@@ -222,7 +221,8 @@ def main() -> None:
         log = tmp / "nodes.log"
         camera = start("viva_robot.ros.camera", f"replay:={tmp / 'replay.zarr'}", "fps:=30", log=log)
         sim = start("viva_robot.ros.sim_robot", "publish_image:=false", log=log)
-        sup = start("viva_robot.ros.supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp / 'audit.jsonl'}", log=log)
+        sup = start("viva_robot.ros.supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp / 'audit.jsonl'}",
+                    "frame_id:=panda0_link0", log=log)
         try:
             time.sleep(3.0)
             base = full = None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from viva_robot.robot.geometry import quat_angle
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, check_header, load_limits
 
 ROOT = Path(__file__).resolve().parents[2]
 DOWN = np.array([1.0, 0.0, 0.0, 0.0])
@@ -168,3 +168,19 @@ def test_huge_quaternions_and_non_finite_anchors_are_refused():
     assert f.counts["resync refused: measured pose not finite"] == 2 and np.isfinite(f.position).all()
     with pytest.raises(ValueError, match="is not finite or has no orientation"):
         SafetyFilter(limits, np.array([np.nan, 0.0, 0.3]), DOWN)
+
+
+def test_a_message_header_must_name_the_base_frame_and_a_recent_stamp():
+    limits = load_limits(ROOT / "calibration" / "workspace.example.yaml")  # 0.5 s old at most, 0.1 s ahead
+
+    def check(frame, stamp, now=100.0):
+        return check_header(frame, stamp, now, "base", limits, "target")
+
+    assert check("base", 99.6) is None and check("base", 100.05) is None
+    assert check("world", 100.0) == ("target in another frame", "target in frame 'world', expected the base frame 'base'")
+    assert check("", 100.0)[0] == "target in another frame"
+    assert check("base", 99.0) == ("stale target stamp", "target stamped 1.000 s ago (limit max_message_age_s 0.5 s)")
+    assert check("base", 0.0) == ("stale target stamp", "target has no stamp")
+    assert check("base", 100.5) == ("target stamp in the future", "target stamped 0.500 s in the future (limit "
+                                    "max_clock_skew_s 0.1 s): are the clocks synchronised?")
+    assert check_header("world", 100.0, 100.0, "base", limits, "robot pose")[0] == "robot pose in another frame"

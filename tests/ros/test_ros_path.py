@@ -4,6 +4,7 @@ processes, the env backend (the agent's side) in the test process. Faults are re
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ DOMAIN = "117"  # keep this module's DDS traffic away from other tests
 os.environ["ROS_DOMAIN_ID"] = DOMAIN
 
 import rclpy  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from std_msgs.msg import Bool  # noqa: E402
@@ -25,11 +27,12 @@ from std_srvs.srv import Trigger  # noqa: E402
 from viva_robot.robot.config import load_robot_config  # noqa: E402
 from viva_robot.robot.safety import load_limits  # noqa: E402
 from viva_robot.envs.ros import RobotError, RosEnv  # noqa: E402
-from viva_robot.ros.messages import pose_from_msg, pose_to_msg  # noqa: E402
+from viva_robot.ros.messages import pose_from_msg, pose_to_msg, s_to_stamp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = ROOT / "calibration/sim-franka-workspace.yaml"
 ROBOT = ROOT / "configs/robot/sim-franka.yaml"
+BASE = "panda0_link0"  # the simulated robot's base frame, which its poses name and every target must name
 pytestmark = pytest.mark.slow
 
 
@@ -53,13 +56,17 @@ def stop(proc: subprocess.Popen) -> int:
     return proc.wait()
 
 
+def start_supervisor(tmp: Path, *params: str, log: Path | None = None) -> subprocess.Popen:
+    return start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp / 'audit.jsonl'}", f"frame_id:={BASE}",
+                 *params, log=log or tmp / "supervisor.log")
+
+
 @pytest.fixture(scope="module")
 def procs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ros")
     p = {"tmp": tmp,
          "sim": start("sim_robot", log=tmp / "sim.log"),
-         "supervisor": start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp / 'audit.jsonl'}",
-                             log=tmp / "supervisor.log")}
+         "supervisor": start_supervisor(tmp)}
     yield p
     for name in ("sim", "supervisor"):
         stop(p[name])
@@ -119,11 +126,10 @@ def test_out_of_box_and_nan_targets_never_reach_the_robot(env, procs):
     sub = node.create_subscription(PoseStamped, "/target_pose", lambda m: commands.append(pose_from_msg(m)[0]), 10)
     pub = node.create_publisher(PoseStamped, "/viva/target_pose", 10)
     rng = np.random.default_rng(0)
-    stamp = node.get_clock().now().to_msg()
     for i in range(60):
         target = rng.choice([rng.uniform(-5, 5, 3), np.array([np.nan, 0.1, 0.2]), np.array([10.0, -10.0, 10.0]),
                              np.array([np.inf, 0, 0])])
-        pub.publish(pose_to_msg(target, env.cfg.home_orientation, stamp, "panda0_link0"))
+        pub.publish(pose_to_msg(target, env.cfg.home_orientation, node.get_clock().now().to_msg(), BASE))
         time.sleep(0.04)
     time.sleep(0.3)
     node.destroy_subscription(sub)
@@ -139,6 +145,59 @@ def test_out_of_box_and_nan_targets_never_reach_the_robot(env, procs):
     m = limits.start_margin_m  # the arm tracks a clipped target with millimetres of overshoot
     assert all(np.all(np.array(limits.workspace_min) - m <= p) and np.all(p <= np.array(limits.workspace_max) + m)
                for p in position_samples(env, 5))
+
+
+def test_targets_and_poses_in_another_frame_or_out_of_time_are_refused_with_the_reason(env, procs):
+    """A careless or hostile publisher: targets naming another frame, stamped long ago, stamped in the future
+    (limits: 0.5 s old, 0.1 s ahead) and robot poses in another frame: none moves the arm, each is counted
+    under its reason and the newest one's detail is in the status."""
+    env.reset()
+    node = env.link.node
+    commands = []
+    sub = node.create_subscription(PoseStamped, "/target_pose", lambda m: commands.append(pose_from_msg(m)[0]), 10)
+    pub = node.create_publisher(PoseStamped, "/viva/target_pose", 10)
+    fake_pose = node.create_publisher(PoseStamped, "/franka_robot_state_broadcaster/current_pose", qos_profile_sensor_data)
+    env.link.wait_for(lambda: pub.get_subscription_count() > 0, 5.0, "supervisor on /viva/target_pose")
+    far = np.array(env.cfg.home_position) + [0.1, 0.0, 0.0]
+    now = lambda: node.get_clock().now().nanoseconds * 1e-9  # noqa: E731
+    cases = [("target in another frame", lambda: pose_to_msg(far, env.cfg.home_orientation, s_to_stamp(now()), "world"),
+              r"target in frame 'world', expected the base frame 'panda0_link0'$"),
+             ("stale target stamp", lambda: pose_to_msg(far, env.cfg.home_orientation, s_to_stamp(now() - 2.0), BASE),
+              r"target stamped 2\.\d{3} s ago \(limit max_message_age_s 0.5 s\)$"),
+             ("target stamp in the future", lambda: pose_to_msg(far, env.cfg.home_orientation, s_to_stamp(now() + 1.0),
+                                                                BASE),
+              r"target stamped (0\.9\d{2}|1\.000) s in the future \(limit max_clock_skew_s 0.1 s\): are the clocks synchronised\?$"),
+             ("stale target stamp", lambda: pose_to_msg(far, env.cfg.home_orientation, Time(), BASE), "target has no stamp$")]
+    before = position(env)
+    for key, make, detail in cases:
+        n0 = env.link.status["counts"].get(key, 0)
+        for _ in range(5):
+            pub.publish(make())
+            time.sleep(0.04)
+        status = wait_status(env, lambda s: s["counts"].get(key, 0) >= n0 + 5, 2.0)
+        assert re.match(detail, status["refused"]), status["refused"]
+    fake_pose.publish(pose_to_msg(far, env.cfg.home_orientation, node.get_clock().now().to_msg(), "camera_link"))
+    status = wait_status(env, lambda s: s["counts"].get("robot pose in another frame", 0) >= 1, 2.0)
+    assert status["refused"] == "robot pose in frame 'camera_link', expected the base frame 'panda0_link0'"
+    assert status["state"] == "ok"  # the real poses keep flowing: refusals do not stop the arm, they just do nothing
+    time.sleep(0.2)
+    assert commands == [] and position(env)[0] - before[0] < 0.005  # nothing went out; no move toward `far` (+x)
+    audit = [json.loads(line) for line in (procs["tmp"] / "audit.jsonl").read_text().splitlines()]
+    assert any(a["action"] == "refused" and a["reasons"] == ["target in frame 'world', expected the base frame "
+                                                             "'panda0_link0'"] for a in audit)
+    # the env's own target, computed from a frame now seconds old, is refused as stale; the env ends the episode
+    # at the first status with more refusals than at its reset (the ones above count too), saying why
+    obs, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+    assert truncated and info["fault"].startswith("the supervisor refused a target: "), info
+    wait_status(env, lambda s: re.match(r"target stamped \d\.\d{3} s ago", s["refused"]), 2.0)
+    # fresh frames, fresh targets: the arm moves again
+    env.reset()
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
+        assert "fault" not in info, info
+    assert commands and position(env)[0] - before[0] > 0.01
+    for e in (sub, pub, fake_pose):
+        (node.destroy_subscription if e is sub else node.destroy_publisher)(e)
 
 
 def position_samples(env, n):
@@ -207,8 +266,7 @@ def test_restarted_nodes_recover(env, procs):
         env.step(np.array([1.0, 0.0, 0.0, -1.0], np.float32))
     assert np.linalg.norm(position(env) - before) < 0.01
     restarted = time.time()
-    procs["supervisor"] = start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={procs['tmp'] / 'audit.jsonl'}",
-                                log=procs["tmp"] / "supervisor.log")
+    procs["supervisor"] = start_supervisor(procs["tmp"])
     wait_status(env, lambda s: s["state"] == "ok" and s["t"] > restarted, 30.0)  # the new one's
     obs, info = env.reset()
     for _ in range(5):
@@ -361,8 +419,7 @@ def test_a_stalled_camera_node_is_held_within_one_control_period_and_a_restart_r
     camera_args = (f"replay:={replay}", "fps:=30", f"image_topic:={STALL['image_topic']}", "info_topic:=/stall/info")
     procs = {"camera": start("camera", *camera_args, log=log),
              "sim": start("sim_robot", "publish_image:=false", *topics, log=log),
-             "supervisor": start("supervisor", f"limits_file:={LIMITS}", f"audit_log:={tmp_path / 'audit.jsonl'}",
-                                 *sup_topics, log=log)}
+             "supervisor": start_supervisor(tmp_path, *sup_topics, log=log)}
     limits = load_limits(LIMITS)
     env = None
     try:

@@ -8,6 +8,9 @@ so a blocked arm does not wind up; orientation is held at the home orientation; 
 arrived after the command, so every observation shows the result of the action. Reward is the success topic
 (1.0 while True). Faults end the episode rather than crash the run: no fresh frame within `stale_timeout_s`
 truncates it with `info["fault"]` (the supervisor is already holding the arm), so the data so far is kept.
+Targets carry the stamp of the frame they were computed from; the supervisor refuses one older than its
+`max_message_age_s` (an agent that thinks for longer than that between frames, e.g. pixel updates inline on a
+CPU), and a refusal in its status ends the episode with the supervisor's reason: the arm did not follow.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from std_srvs.srv import Trigger
 from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.robot.config import RobotConfig, RobotError
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
+
+
+REFUSED_TARGETS = ("target in another frame", "stale target stamp", "target stamp in the future")
+
+
+def refused_targets(status: dict) -> int:
+    """Targets the supervisor refused on their header so far (its status counts)."""
+    return sum(status.get("counts", {}).get(k, 0) for k in REFUSED_TARGETS)
 
 
 def fit_image(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -185,6 +196,7 @@ class RosEnv(gym.Env):
         self._target = self.home[0].copy()
         self._obs_stamp = None
         self._next_tick = time.monotonic()
+        self._refused = refused_targets(link.status)
 
     # -- the interface ---------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -194,6 +206,7 @@ class RosEnv(gym.Env):
         if link.reset_client is not None:
             link.call_reset()
         link.success = False  # the previous episode's flag; the next message on the success topic says otherwise
+        self._refused = refused_targets(link.status)
         t = time.monotonic()
         link.wait_for(lambda: link.image_t > t, cfg.stale_timeout_s * 5, f"no fresh camera frame on {cfg.image_topic}")
         self._steps = 0
@@ -240,6 +253,10 @@ class RosEnv(gym.Env):
             return f"no status from the safety supervisor on {cfg.status_topic} (is it running?)"
         if link.status.get("state") != "ok":
             return f"supervisor {link.status.get('state')}: {link.status.get('reason', '')}"
+        n = refused_targets(link.status)  # a restarted supervisor counts from 0 again
+        refused, self._refused = n > self._refused, n
+        if refused:
+            return f"the supervisor refused a target: {link.status.get('refused', '')}"
         return ""
 
     def render(self) -> np.ndarray:

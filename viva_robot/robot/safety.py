@@ -11,6 +11,11 @@ release events, and publishes what `SafetyFilter.check` returns. Rules, in order
 6. translation toward that target above `max_translation_m` -> shortened; rotation above `max_rotation_rad` ->
    slerped back to the limit. The start pose must be inside the limits, so every pose sent is.
 Every rejection and clip is counted by reason; `check` returns what happened so the node can log it.
+
+Before any of that, `check_header` reads what a message says about itself (the node calls it on every target and
+every robot pose): a frame other than the base frame the box is measured in, a stamp older than
+`max_message_age_s` or ahead of the receiver's clock by more than `max_clock_skew_s` -> refused with the reason.
+A position is only meaningful in its frame, and a late target was computed from a scene that has moved since.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class SafetyLimits(Config):
     stale_after_s: float = Field(0.5, gt=0, description="hold when the newest image or robot state is older than this")
     start_margin_m: float = Field(0.02, ge=0, description="a measured pose up to this far outside the box is still "
                                   "accepted as the start or resync anchor, clipped into the box (tracking overshoots)")
+    max_message_age_s: float = Field(0.5, gt=0, description="targets and robot poses stamped longer ago than this "
+                                     "(on the receiver's ROS clock) are refused: computed from, or describing, a past scene")
+    max_clock_skew_s: float = Field(0.1, ge=0, description="stamps up to this far in the receiver's future are accepted "
+                                    "(clocks of two machines synchronised by chrony/PTP); further ahead is refused")
 
     @model_validator(mode="after")
     def _box(self) -> "SafetyLimits":
@@ -59,6 +68,22 @@ class SafetyLimits(Config):
 def load_limits(path: Path) -> SafetyLimits:
     return load_config(SafetyLimits, Path(path), what="workspace limits", error=SafetyConfigError,
                        hint="write one with `viva-robot calibrate workspace`, or copy calibration/workspace.example.yaml")
+
+
+def check_header(frame_id: str, stamp_s: float, now_s: float, base_frame: str, limits: SafetyLimits,
+                 what: str) -> tuple[str, str] | None:
+    """None when a message's header (frame, stamp in seconds) fits; else (count key, detail). The key is fixed per
+    rule (a hostile publisher cycling frame names cannot grow the counts); the detail says what arrived."""
+    if frame_id != base_frame:
+        return f"{what} in another frame", f"{what} in frame {frame_id!r}, expected the base frame {base_frame!r}"
+    age = now_s - stamp_s
+    if age > limits.max_message_age_s:
+        return f"stale {what} stamp", (f"{what} stamped {age:.3f} s ago (limit max_message_age_s "
+                                       f"{limits.max_message_age_s} s)" if stamp_s > 0 else f"{what} has no stamp")
+    if -age > limits.max_clock_skew_s:
+        return f"{what} stamp in the future", (f"{what} stamped {-age:.3f} s in the future (limit max_clock_skew_s "
+                                               f"{limits.max_clock_skew_s} s): are the clocks synchronised?")
+    return None
 
 
 @dataclass

@@ -5,8 +5,12 @@ only what it returns reaches `command_topic`. A watchdog timer at `watchdog_hz` 
 as the newest image or end-effector pose (the robot state it anchors on) is older than `stale_after_s` (arrival times on this node's clock, not header
 stamps, so a camera with a drifting clock cannot hide a stall). A `True` on the e-stop topic latches; only the
 release service clears it. Another publisher on the command topic latches the e-stop too: with two writers the
-arm's target is no longer the supervisor's. Every rejected or clipped command is counted (status topic, JSON) and
-written to an audit log (JSON lines).
+arm's target is no longer the supervisor's. Every target and every robot pose must name the base frame
+(`frame_id`) in its header and carry a stamp within the limits file's `max_message_age_s` (and no more than
+`max_clock_skew_s` ahead of this node's ROS clock); anything else is refused before it reaches the rules (a
+refused pose neither arms the filter nor counts as fresh state). Every refused, rejected or clipped command is
+counted (status topic, JSON: `counts`, and the newest refusal's detail in `refused`) and written to an audit log
+(JSON lines).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +30,10 @@ from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
 from viva_robot.robot.geometry import valid_pose
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, load_limits
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, check_header, load_limits
 from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.node import run_node
-from viva_robot.ros.messages import pose_from_msg, pose_to_msg
+from viva_robot.ros.messages import pose_from_msg, pose_to_msg, stamp_to_s
 
 RELIABLE_DEPTH = 10
 # ROS parameters and their defaults (a launch file's parameter YAML may set any of these, and nothing else).
@@ -52,6 +57,9 @@ class SupervisorNode(Node):
         self._state_was_stale = False
         self._estop_pending = False
         self._last_image: float | None = None
+        self.refusals: Counter[str] = Counter()  # messages refused on their header, before the filter exists too
+        self.refused = ""  # the newest refusal, what arrived and what was expected
+        self._refused_key = ""
 
         self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], 100)  # a slow reader loses none
         self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
@@ -75,13 +83,28 @@ class SupervisorNode(Node):
         if self.filter is not None:
             self.filter.image_received(self._last_image)
 
+    def _refuse(self, msg: PoseStamped, what: str) -> bool:
+        """True (counted, audited) when the header does not fit: wrong frame, stale or future stamp."""
+        now = self.get_clock().now().nanoseconds * 1e-9
+        bad = check_header(msg.header.frame_id, stamp_to_s(msg.header.stamp), now, self.p["frame_id"], self.limits, what)
+        if bad is None:
+            return False
+        key, detail = bad
+        self.refusals[key] += 1
+        if what == "target" or key != self._refused_key:  # refused poses at the robot's rate: once per run of them
+            self._audit_write("refused", [detail], None)
+        self.refused, self._refused_key = detail, key
+        return True
+
     def _on_pose(self, msg: PoseStamped) -> None:
+        if self._refuse(msg, "robot pose"):
+            return
         pose = valid_pose(*pose_from_msg(msg))
         if pose is None:  # a NaN or zero-quaternion pose never becomes an anchor, nor counts as fresh state
             if self.filter is not None:
                 self.filter.counts["non-finite robot pose"] += 1
             return
-        self._measured = pose
+        self._measured, self._refused_key = pose, ""
         t = self.now()
         if self.filter is None:
             try:
@@ -102,6 +125,8 @@ class SupervisorNode(Node):
         self.filter.state_received(t)
 
     def _on_target(self, msg: PoseStamped) -> None:
+        if self._refuse(msg, "target"):
+            return
         if self.filter is None:
             self._audit_write("rejected", ["no robot state yet"], None)
             return
@@ -186,9 +211,9 @@ class SupervisorNode(Node):
                 self._set_state("ok", "streams fresh again")
 
     def _publish_status(self) -> None:
-        counts = dict(self.filter.counts) if self.filter is not None else {}
-        self.status_pub.publish(String(data=json.dumps(
-            {"state": self.state, "reason": self.reason, "sent": self.sent, "counts": counts, "t": time.time()})))
+        counts = {**(self.filter.counts if self.filter is not None else {}), **self.refusals}
+        self.status_pub.publish(String(data=json.dumps({"state": self.state, "reason": self.reason, "sent": self.sent,
+                                                        "counts": counts, "refused": self.refused, "t": time.time()})))
 
     # -- outputs ------------------------------------------------------------------------------------------------------
     def _send(self, position, orientation, stamp=None) -> None:
