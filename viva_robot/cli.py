@@ -15,12 +15,16 @@ from pathlib import Path
 from viva_robot import __version__
 from viva_robot.config import Config, ConfigError, load_config
 from viva_robot.data.config import DatasetInfoConfig, DatasetShowConfig, ImportBridgeConfig, ImportEgo4DConfig, ImportLeRobotConfig
-from viva_robot.rl.config import EvalConfig, RunConfig, TrainConfig
+from viva_robot.rl.config import ActorConfig, EvalConfig, RunConfig, TrainConfig
 from viva_robot.robot.config import CalibrateBoardConfig, CalibrateHandEyeConfig, CalibrateIntrinsicsConfig, CalibrateWorkspaceConfig
 from viva_robot.ros.config import GoalCaptureConfig, RecordConfig
 from viva_robot.sim.config import CollectConfig
 from viva_robot.value.config import PretrainConfig, ValueCheckConfig
 
+LEARNER_DOC = ("`viva-robot learner`: the training half of a run whose actor is another process, maybe on another "
+               "machine (`viva-robot actor --learner tcp://THIS_HOST:5555`): takes the same flags as train, listens on "
+               "--bind, updates, checkpoints (--resume continues it) and sends the actor its weights every "
+               "--weights-every-s. No evaluation here: run `viva-robot eval` on its checkpoints.")
 EXAMPLES = {
     "import ego4d": "viva-robot import ego4d ~/ego4d/v2/clips data/ego4d.zarr --size 128 --fps 5 --episode-seconds 10",
     "import bridge": "viva-robot import bridge ~/bridge_data_v2/raw data/bridge.zarr --size 128",
@@ -29,6 +33,8 @@ EXAMPLES = {
     "pretrain": "viva-robot pretrain --config configs/pretrain/door.yaml --data data/door.zarr --out runs/door-icvf",
     "value-check": "viva-robot value-check runs/door-icvf/value.pt data/door.zarr --out runs/door-icvf/check",
     "train": "viva-robot train --backend sim --config configs/train/kitchen-microwave.yaml --mode viva --value runs/microwave-icvf/value.pt --out runs/microwave-viva",
+    "learner": "viva-robot learner --backend ros --robot configs/robot/real-franka.yaml --goal-image calibration/goal.png --bind tcp://0.0.0.0:5555 --out runs/franka-sac",
+    "actor": "viva-robot actor --learner tcp://gpu-workstation:5555 --robot configs/robot/real-franka.yaml --goal-image calibration/goal.png",
     "eval": "viva-robot eval runs/microwave-viva --episodes 20 --video",
     "goal capture": "viva-robot goal capture --robot configs/robot/real-franka.yaml --out calibration/goal.png",
     "record": "viva-robot record --backend ros data/franka-play.zarr --robot configs/robot/real-franka.yaml --episodes 20 --steps 300",
@@ -63,8 +69,9 @@ def _literal(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def add_config_command(sub, name: str, model: type[Config], positional: tuple[str, ...], example: str, full_name: str = ""):
-    doc = (model.__doc__ or "").strip()
+def add_config_command(sub, name: str, model: type[Config], positional: tuple[str, ...], example: str, full_name: str = "",
+                       doc: str = ""):
+    doc = doc or (model.__doc__ or "").strip()
     p = sub.add_parser(name, help=_literal(doc.split(":", 1)[-1].strip()), description=doc,
                        epilog=f"example:\n  {example}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, metavar="YAML", help="preset with this command's fields; flags override it")
@@ -104,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_command(sub, "pretrain", PretrainConfig, (), EXAMPLES["pretrain"])
     add_config_command(sub, "value-check", ValueCheckConfig, ("checkpoint", "data"), EXAMPLES["value-check"])
     add_config_command(sub, "train", TrainConfig, (), EXAMPLES["train"])
+    add_config_command(sub, "learner", TrainConfig, (), EXAMPLES["learner"], doc=LEARNER_DOC)
+    add_config_command(sub, "actor", ActorConfig, (), EXAMPLES["actor"])
     add_config_command(sub, "eval", EvalConfig, ("run",), EXAMPLES["eval"])
     add_config_command(sub, "run", RunConfig, (), EXAMPLES["run"])
     add_config_command(sub, "record", RecordConfig, ("out",), EXAMPLES["record"])
@@ -140,7 +149,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(model, args.config, overrides)
 
 
-def run(cfg: Config, progress: bool) -> None:
+def run(cfg: Config, progress: bool, command: str = "") -> None:
     match cfg:
         case ImportEgo4DConfig():
             from viva_robot.data.ego4d import import_ego4d
@@ -174,10 +183,22 @@ def run(cfg: Config, progress: bool) -> None:
                   f"({len(summary['episodes'])} episodes{by_kind(summary['accuracy_by_kind'])}; plots in {cfg.out})")
             print(f"pixel-distance baseline (V = -squared pixel difference to g): "
                   f"{summary['pixel_distance_accuracy']:.3f}{by_kind(summary['pixel_distance_accuracy_by_kind'])}")
+        case TrainConfig() if command == "learner":
+            from viva_robot.rl.learner import learn
+
+            print(f"run directory: {learn(cfg, progress=progress)}")
+        case TrainConfig(backend="ros"):  # the arm acts at its rate in a process of its own, the updates in this one
+            from viva_robot.rl.learner import train_apart
+
+            print(f"run directory: {train_apart(cfg, progress=progress)}")
         case TrainConfig():
             from viva_robot.rl.train import train
 
             print(f"run directory: {train(cfg, progress=progress)}")
+        case ActorConfig():
+            from viva_robot.rl.actor import act
+
+            print(json.dumps(act(cfg, progress=progress)))
         case GoalCaptureConfig():
             from viva_robot.ros.record import capture_goal
 
@@ -262,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = None
     try:
         cfg = config_from_args(args)
-        run(cfg, progress=not args.quiet and sys.stderr.isatty())
-    except (ConfigError, DatasetError, CalibrationError, CheckpointError, TrainingDiverged, FileNotFoundError) as e:
+        run(cfg, progress=not args.quiet and sys.stderr.isatty(), command=args._command)
+    except (ConfigError, DatasetError, CalibrationError, CheckpointError, TrainingDiverged, FileNotFoundError,
+            RobotError) as e:
         print(f"viva-robot {args._command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -322,6 +322,11 @@ def test_goal_capture_train_and_run_on_the_ros_backend(env, tmp_path, capsys):
     episodes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     episodes = [m for m in episodes if m["kind"] == "episode"]
     assert len(episodes) == 2 and all(m["length"] == 12 for m in episodes)
+    # the learner (this process) trained on what a separate actor process sent over ZeroMQ: all 24 steps, in order
+    from viva_robot.rl.train import load_train_checkpoint
+
+    progress = load_train_checkpoint(run / "checkpoints" / "step_00000024.pt")["progress"]
+    assert progress["received"] == 24 and progress["updates"] == 12 and progress["actor"]
     assert main(["run", "--backend", "ros", "--robot", str(ROBOT), "--policy", str(run), "--episodes", "1"]) == 0
     result = json.loads(capsys.readouterr().out.split("run directory:")[-1].strip().split("\n", 1)[-1])
     assert result["episodes"] == 1 and result["step"] == 24

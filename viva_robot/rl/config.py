@@ -1,4 +1,4 @@
-"""The configs of `viva-robot train`, `eval` and `run`."""
+"""The configs of `viva-robot train`, `learner`, `actor`, `eval` and `run`."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class TrainConfig(Config):
                        "faster updates on CPUs with AVX512-BF16/AMX and on recent GPUs, slower on other CPUs")
     replay_capacity: int = Field(100_000, ge=2, description="transitions kept (images stored once, uint8)")
     prior: Path | None = Field(None, description="viva dataset with state and actions mixed 50/50 into every batch (RLPD style)")
-    prior_ratio: float = Field(0.5, ge=0, lt=1, description="share of each batch drawn from the prior dataset")
+    prior_ratio: float = Field(0.5, ge=0, lt=1, description="share of each batch drawn from the prior dataset (with a "
+                               "separate actor: from the operator's interventions, once there are any)")
     # guidance
     viva_alpha: float = Field(0.001, ge=0, description="weight of V(s', g*) in the viva reward")
     potential_scale: float = Field(1.0, ge=0, description="weight of the potential-based shaping term")
@@ -67,6 +68,11 @@ class TrainConfig(Config):
     log_every: int = Field(1000, ge=1, description="environment steps between logged training scalars")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
     threads: int = Field(0, ge=0, description="torch CPU threads (0: torch's default; 1 when running seeds side by side)")
+    # actor and learner apart (`viva-robot learner` + `viva-robot actor`; `train --backend ros` starts both)
+    bind: str = Field("tcp://127.0.0.1:5555", description="ZeroMQ address the learner listens on for its actor "
+                      "(tcp://0.0.0.0:5555 for an actor on another machine; `train --backend ros` picks a free local port)")
+    weights_every_s: float = Field(2.0, gt=0, description="seconds between the learner's weight updates to the actor")
+    actor_timeout_s: float = Field(5.0, gt=0, description="an actor silent this long may be replaced by another one")
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -111,3 +117,16 @@ class EvalConfig(Config):
     seed: int = Field(1_000_000, description="episode k resets with (seed, k); train-time evaluations use the same scheme")
     checkpoint: Path | None = Field(None, description="checkpoint to evaluate (default: the run's latest)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
+
+
+class ActorConfig(Config):
+    """`viva-robot actor`: act on the robot (or simulator) with the learner's newest weights and stream every step to it."""
+
+    learner: str = Field("tcp://127.0.0.1:5555", description="the learner's ZeroMQ address (tcp://WORKSTATION:5555)")
+    robot: Path | None = Field(None, description="robot config YAML on this machine (backend ros; default: the learner's path)")
+    goal_image: Path | None = Field(None, description="goal PNG on this machine (default: the learner's path, or the task's own)")
+    device: Literal["auto", "cpu", "cuda"] = Field("cpu", description="where the policy runs (one observation per step: cpu)")
+    threads: int = Field(1, ge=0, description="torch CPU threads for the policy (0: torch's default)")
+    learner_timeout_s: float = Field(10.0, gt=0, description="learner silent this long: stop acting, hold the arm and "
+                                     "wait for it (its weights are that old at most)")
+    connect_timeout_s: float = Field(120.0, gt=0, description="give up when no learner answers within this long")

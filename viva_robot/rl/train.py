@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 FORMAT, VERSION = "viva-sac", 1
 RESUMABLE = {"steps", "device", "threads", "eval_every", "eval_episodes", "eval_video", "checkpoint_every",
-             "log_every", "resume"}
+             "log_every", "resume", "bind", "weights_every_s", "actor_timeout_s"}
 KEEP_CHECKPOINTS = 2
 EVAL_SEED = 1_000_000  # evaluation episode k resets with (EVAL_SEED, k), in training and in `viva-robot eval`
 
@@ -126,11 +126,12 @@ def load_prior(cfg: TrainConfig, env, guide: ValueGuide | None) -> ReplayBuffer:
 
 # -- checkpoints -----------------------------------------------------------------------------------------------------
 def save_train_checkpoint(path: Path, *, cfg: TrainConfig, agent: SAC, replay: ReplayBuffer, state: dict,
-                          rng: np.random.Generator) -> Path:
+                          rng: np.random.Generator, extra: dict | None = None) -> Path:
+    """extra: more tensors (the learner's intervention buffer)."""
     payload = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "agent": agent.state_dict(),
                "replay": replay.state_dict(), "torch_rng": torch.get_rng_state(),
                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-               "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state)}
+               "numpy_rng": json.dumps(rng.bit_generator.state), "progress": json.dumps(state), **(extra or {})}
     write_payload(path, payload)
     rundir.rotate(path.parent, KEEP_CHECKPOINTS)
     return path
@@ -208,10 +209,14 @@ def run_eval(cfg: EvalConfig | RunConfig) -> dict:
 
 # -- the loop --------------------------------------------------------------------------------------------------------
 def _guide(cfg: TrainConfig, env, device: torch.device) -> ValueGuide | None:
+    return _guide_from_goal(cfg, env.goal_image, device)
+
+
+def _guide_from_goal(cfg: TrainConfig, goal_image: np.ndarray | None, device: torch.device) -> ValueGuide | None:
     if cfg.value is None:
         return None
     guide = ValueGuide(cfg.value, cfg.image_size, device)
-    guide.set_goal(env.goal_image)
+    guide.set_goal(goal_image)
     return guide
 
 
@@ -232,7 +237,36 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
     return payload
 
 
+def open_run(cfg: TrainConfig, state: dict, resumed: dict | None):
+    """Lock the run directory (the first write to it; everything before only checks and reads), refuse it when
+    another process wrote meanwhile, save the config, open metrics.jsonl and TensorBoard (cut back to the
+    checkpoint's step on resume). Returns (lock, metrics file, TensorBoard writer)."""
+    lock = rundir.lock(cfg.out)
+    newest = latest_checkpoint(cfg.out)
+    if (resumed is None and (cfg.out / "config.json").exists()) or (
+            resumed is not None and newest is not None and newest.name != f"step_{state['step']:08d}.pt"):
+        lock.close()
+        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
+                          f"again (with --resume {cfg.out})")
+    config.save_config(cfg, cfg.out / "config.json")
+    metrics_file, tb = rundir.open_logs(cfg.out, state["step"] if resumed is not None else None)
+    return lock, metrics_file, tb
+
+
+def recorder(metrics_file, tb, state: dict):
+    """record(row, kind): one metrics.jsonl line and TensorBoard scalars at the run's current step."""
+    def record(row: dict, prefix: str) -> None:
+        for k, v in row.items():
+            if isinstance(v, (int, float)) and k != "step":
+                tb.add_scalar(f"{prefix}/{k}", v, state["step"])
+        metrics_file.write(json.dumps({"step": state["step"], "kind": prefix, **row}) + "\n")
+        metrics_file.flush()
+    return record
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """One process: act, update, evaluate, checkpoint (the env waits for the updates). `viva-robot train --backend
+    ros` runs rl/learner.py's `train_apart` instead: the robot must not wait for a learner."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -256,28 +290,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             torch.cuda.set_rng_state_all(resumed["cuda_rng"])
         rng.bit_generator.state = json.loads(resumed["numpy_rng"])
         state = resumed["progress"]
-    lock = rundir.lock(cfg.out)  # the first write to the run directory; everything above only checks and reads
-    newest = latest_checkpoint(cfg.out)
-    if (resumed is None and (cfg.out / "config.json").exists()) or (
-            resumed is not None and newest is not None and newest.name != f"step_{state['step']:08d}.pt"):
-        lock.close()
-        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
-                          f"again (with --resume {cfg.out})")
-    config.save_config(cfg, cfg.out / "config.json")
-    metrics_file, tb = rundir.open_logs(cfg.out, state["step"] if resumed is not None else None)
+    lock, metrics_file, tb = open_run(cfg, state, resumed)
     eval_env = blind_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, unit="step", dynamic_ncols=True,
                desc=f"train {cfg.task or cfg.backend} {cfg.mode}")
     start, wall0 = time.perf_counter(), state["wall_s"]
     train_metrics: dict = {}
-
-    def record(row: dict, prefix: str) -> None:
-        for k, v in row.items():
-            if isinstance(v, (int, float)) and k != "step":
-                tb.add_scalar(f"{prefix}/{k}", v, state["step"])
-        metrics_file.write(json.dumps({"step": state["step"], "kind": prefix, **row}) + "\n")
-        metrics_file.flush()
+    record = recorder(metrics_file, tb, state)
 
     try:
         while state["step"] < cfg.steps:

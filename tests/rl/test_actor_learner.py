@@ -1,0 +1,199 @@
+"""Actor and learner apart, as separate processes over ZeroMQ on loopback (the sim backend; the ROS 2 robot path
+runs the same pair in tests/ros/test_ros_path.py): a run completes with every update its steps call for, a
+killed and resumed learner, a stalled learner and a killed actor lose nothing, and malformed messages from a
+hostile peer are refused and counted while the run goes on."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import zmq
+
+from viva_robot.rl import wire
+from viva_robot.rl.train import load_train_checkpoint
+from viva_robot.rl.wire import WireError
+
+pytestmark = pytest.mark.slow
+LEARNER = ["--task", "door", "--obs", "state", "--random-steps", "50", "--max-steps", "50", "--batch-size", "16",
+           "--hidden", "32", "32", "--log-every", "50", "--device", "cpu", "--threads", "1", "--actor-timeout-s", "2"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    return subprocess.Popen([sys.executable, "-m", "viva_robot.cli", "-q", *args], stdout=open(log, "a"),
+                            stderr=subprocess.STDOUT, env=env)
+
+
+def wait_for(pred, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while not (value := pred()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_s} s")
+        time.sleep(0.05)
+    return value
+
+
+def finish(proc: subprocess.Popen, timeout_s: float, log: Path) -> None:
+    try:
+        assert proc.wait(timeout_s) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def final_progress(run: Path) -> tuple[dict, dict]:
+    path = sorted((run / "checkpoints").glob("step_*.pt"))[-1]
+    payload = load_train_checkpoint(path)
+    return payload["progress"], payload
+
+
+def test_a_run_completes_with_the_updates_its_steps_call_for(tmp_path):
+    port, log = free_port(), tmp_path / "log.txt"
+    run = tmp_path / "run"
+    learner = start("learner", *LEARNER, "--steps", "200", "--checkpoint-every", "100", "--bind",
+                    f"tcp://127.0.0.1:{port}", "--out", str(run), log=log)
+    actor = start("actor", "--learner", f"tcp://127.0.0.1:{port}", log=log)
+    finish(learner, 180, log)
+    finish(actor, 30, log)
+    progress, payload = final_progress(run)
+    assert progress["step"] == 200 and progress["updates"] == 150  # utd 1 after 50 random steps
+    assert progress["received"] == 200  # steps 1..200 of the actor, each held once, in order
+    assert int(payload["replay"]["valid"].sum()) == 200
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["length"] for r in rows if r["kind"] == "episode"] == [50] * 4
+    assert any(r["kind"] == "train" for r in rows)
+    summary = json.loads(next(line for line in log.read_text().splitlines() if line.startswith('{"steps"')))
+    assert summary["steps"] >= 200 and summary["holds"] == 0 and summary["bad_messages"] == 0
+
+
+def test_a_stalled_then_killed_learner_resumes_and_nothing_the_actor_recorded_is_lost(tmp_path):
+    port, log = free_port(), tmp_path / "log.txt"
+    run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
+    args = ("learner", *LEARNER, "--steps", "400", "--checkpoint-every", "100", "--bind", bind, "--out", str(run))
+    learner = start(*args, log=log)
+    actor = start("actor", "--learner", bind, "--learner-timeout-s", "2", log=log)
+    try:
+        wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint")
+        learner.send_signal(signal.SIGSTOP)  # stalled: the actor holds after 2 s and waits
+        wait_for(lambda: "holding the arm" in log.read_text(), 20, "the actor holding for the stalled learner")
+        learner.send_signal(signal.SIGCONT)
+        wait_for(lambda: "the learner answers again" in log.read_text(), 20, "the actor going on")
+        wait_for(lambda: (run / "checkpoints" / "step_00000200.pt").exists(), 120, "a second checkpoint")
+        learner.kill()  # killed between checkpoints: what it held after step 200 is gone with it
+        learner.wait()
+        wait_for(lambda: log.read_text().count("holding the arm") >= 2, 20, "the actor holding for the dead learner")
+        learner = start("learner", "--resume", str(run), log=log)
+        finish(learner, 180, log)
+        finish(actor, 30, log)
+    finally:
+        for p in (learner, actor):
+            if p.poll() is None:
+                p.kill()
+    progress, payload = final_progress(run)
+    # the resumed learner held steps up to its checkpoint's; the actor sent the rest again, in order, none missing
+    assert progress["step"] == 400 and progress["received"] == 400 and int(payload["replay"]["valid"].sum()) == 400
+    assert progress["updates"] == 350
+    episodes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["episode"] for r in episodes if r["kind"] == "episode"] == list(range(1, 9))
+
+
+def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
+    port, log = free_port(), tmp_path / "log.txt"
+    run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
+    learner = start("learner", *LEARNER, "--steps", "300", "--checkpoint-every", "100", "--bind", bind,
+                    "--out", str(run), log=log)
+    first = start("actor", "--learner", bind, log=log)
+    try:
+        wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint")
+        first.kill()
+        first.wait()
+        second = start("actor", "--learner", bind, log=log)  # refused until the first has been silent for 2 s
+        finish(learner, 180, log)
+        finish(second, 30, log)
+    finally:
+        for p in (learner, first):
+            if p.poll() is None:
+                p.kill()
+    text = log.read_text()
+    assert re.search(r"learner: actor \w+ silent for \d\.\d s; actor \w+ takes over", text), text[-2000:]
+    progress, payload = final_progress(run)
+    # the killed actor's unfinished episode stays in the buffer (cut short); the run ends at an episode end
+    assert progress["step"] >= 300 and int(payload["replay"]["valid"].sum()) == progress["step"]
+    lengths = [json.loads(line)["length"] for line in (run / "metrics.jsonl").read_text().splitlines()
+               if json.loads(line)["kind"] == "episode"]
+    assert set(lengths) == {50} and 0 <= progress["step"] - sum(lengths) < 50  # that one is not an episode row
+
+
+def test_malformed_messages_from_a_hostile_peer_are_refused_and_the_run_goes_on(tmp_path):
+    port, log = free_port(), tmp_path / "log.txt"
+    run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
+    learner = start("learner", *LEARNER, "--steps", "100", "--checkpoint-every", "100", "--bind", bind,
+                    "--out", str(run), log=log)
+    ctx = zmq.Context()
+    rogue = ctx.socket(zmq.DEALER)
+    rogue.connect(bind)
+    time.sleep(1.0)
+    rogue.send_multipart([b"\x00" * 64])
+    rogue.send_multipart([b"exec", b"{}", b""])
+    rogue.send_multipart([b"hello", b"[1, 2]", b""])
+    rogue.send_multipart([b"step", b'{"actor": "x"}', b"not safetensors"])
+    actor = start("actor", "--learner", bind, log=log)
+    try:
+        finish(learner, 180, log)
+        finish(actor, 30, log)
+    finally:
+        rogue.close(0)
+        ctx.term()
+        for p in (learner, actor):
+            if p.poll() is None:
+                p.kill()
+    text = log.read_text()
+    assert "message has 1 frames, expected 3 (kind, JSON, safetensors)" in text
+    assert "unknown message kind 'exec'; expected one of hello, step" in text
+    assert "hello: JSON part is a list, expected an object" in text
+    assert "learner: 100 steps" in text and "4 malformed messages refused" in text
+
+
+# -- the wire, without processes -----------------------------------------------------------------------------------
+def test_wire_round_trip_and_refusals():
+    arrays = {"obs/state": np.arange(5, dtype=np.float32), "action": np.ones(4, np.float32)}
+    kind, meta, got = wire.unpack(wire.pack("step", {"seq": 3}, arrays), wire.ACTOR_KINDS)
+    assert kind == "step" and meta == {"seq": 3} and set(got) == set(arrays)
+    np.testing.assert_array_equal(got["obs/state"], arrays["obs/state"])
+    with pytest.raises(WireError, match=r"^step: array 'action' is float32 \[4\], expected float32 \[3\]$"):
+        wire.array(got, "action", "step", (3,), np.float32)
+    bad = {"a": np.array([np.nan], np.float32)}
+    with pytest.raises(WireError, match="step: array 'a' contains NaN or inf"):
+        wire.array(wire.unpack(wire.pack("step", {}, bad), ("step",))[2], "a", "step", (1,), np.float32)
+    with pytest.raises(WireError, match=r"step: field 'seq' is bool True"):
+        wire.field({"seq": True}, "seq", "step", int)
+    with pytest.raises(WireError, match=r"weights: arrays are not a safetensors buffer"):
+        wire.unpack([b"weights", b"{}", b"\xff" * 16], wire.LEARNER_KINDS)
+
+
+def test_weights_that_do_not_fit_the_actor_change_nothing():
+    enc, act = torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)
+    arrays = wire.weights_arrays(enc, act)
+    other = torch.nn.Linear(3, 4)
+    before = other.weight.detach().clone()
+    wrong = {**arrays, "actor.weight": np.zeros((2, 5), np.float32)}
+    with pytest.raises(WireError, match=r"weights: actor.weight is \[2, 5\], expected \[2, 4\], or not finite"):
+        wire.load_weights(wrong, other, torch.nn.Linear(4, 2))
+    assert torch.equal(other.weight, before)
+    wire.load_weights(arrays, other, torch.nn.Linear(4, 2))
+    assert torch.equal(other.weight, enc.weight)
