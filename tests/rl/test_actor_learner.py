@@ -197,3 +197,52 @@ def test_weights_that_do_not_fit_the_actor_change_nothing():
     assert torch.equal(other.weight, before)
     wire.load_weights(arrays, other, torch.nn.Linear(4, 2))
     assert torch.equal(other.weight, enc.weight)
+
+
+def test_intervention_steps_also_fill_the_buffer_batches_draw_demonstrations_from(tmp_path):
+    """An actor (the real link, driven by hand here) flags steps 10-19 of each episode as a human's: the learner
+    keeps them in the replay buffer and, in addition, in its intervention buffer (HIL-SERL)."""
+    from viva_robot.envs import make_env
+    from viva_robot.rl.actor import LearnerLink
+    from viva_robot.rl.config import TrainConfig
+    from viva_robot.rl.train import agent_obs
+
+    port, log = free_port(), tmp_path / "log.txt"
+    run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
+    learner = start("learner", *LEARNER, "--steps", "100", "--checkpoint-every", "100", "--bind", bind,
+                    "--out", str(run), log=log)
+    link = LearnerLink(bind, "hand")
+    env = None
+    try:
+        cfg = TrainConfig.model_validate_json(wait_for(lambda: link.config, 60, "the run's config"))
+        env = make_env(cfg, camera=False)
+        link.hello_meta = {"spaces": wire.spaces_to_meta(env)}
+        wait_for(lambda: link.ack, 60, "the learner taking this actor")
+        rng, human = np.random.default_rng(0), []
+        for episode in range(2):
+            obs, _ = env.reset(seed=episode)
+            first = {f"first/{k}": v for k, v in agent_obs(obs, cfg.obs).items()}
+            for t in range(50):
+                action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+                obs, r, terminated, truncated, info = env.step(action)
+                if 10 <= t < 20:
+                    human.append(action)
+                link.send_step({"t": t, "r_env": float(r), "terminated": False, "truncated": t == 49,
+                                "success": False, "intervention": 10 <= t < 20},
+                               {**{f"obs/{k}": v for k, v in agent_obs(obs, cfg.obs).items()}, "action": action,
+                                **(first if t == 0 else {})})
+        finish(learner, 120, log)
+    finally:
+        if env is not None:
+            env.close()
+        link.close()
+        if learner.poll() is None:
+            learner.kill()
+    progress, payload = final_progress(run)
+    assert progress["step"] == 100 and int(payload["replay"]["valid"].sum()) == 100
+    demos = payload["demos"]
+    valid = demos["valid"].numpy()
+    assert valid.sum() == 20
+    np.testing.assert_array_equal(demos["action"].numpy()[valid], np.stack(human))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["interventions"] for r in rows if r["kind"] == "episode"] == [10, 10]

@@ -19,7 +19,7 @@ os.environ["ROS_DOMAIN_ID"] = DOMAIN
 
 import rclpy  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
-from geometry_msgs.msg import PoseStamped  # noqa: E402
+from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from std_msgs.msg import Bool  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -331,6 +331,97 @@ def test_goal_capture_train_and_run_on_the_ros_backend(env, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.split("run directory:")[-1].strip().split("\n", 1)[-1])
     assert result["episodes"] == 1 and result["step"] == 24
     assert Path(result["video"]).name == "run_ros_cmd_step_00000024_seed1000000.mp4" and Path(result["video"]).is_file()
+
+
+def twist(x=0.0, y=0.0, z=0.0) -> Twist:
+    msg = Twist()
+    msg.linear.x, msg.linear.y, msg.linear.z = float(x), float(y), float(z)
+    return msg
+
+
+def test_a_human_intervention_drives_the_arm_is_flagged_and_bounded(env):
+    """Twists on /viva/teleop replace the policy's action while they keep coming; out-of-limit ones are refused
+    and counted by the env and in the supervisor's status; recordings flag the steps a human drove."""
+    env.reset()
+    node = env.link.node
+    pub = node.create_publisher(Twist, "/viva/teleop", 10)
+    env.link.wait_for(lambda: pub.get_subscription_count() >= 2, 5.0, "env and supervisor on /viva/teleop")
+    policy = np.array([-1.0, 0.0, 0.0, 1.0], np.float32)  # the policy pushes -x and closes the gripper
+    start = position(env)
+    for _ in range(6):
+        pub.publish(twist(y=0.1))  # the operator: +y at 10 cm/s = 1 cm per 10 Hz step = action 0.5
+        env.link.wait_for(lambda: env.link.active_teleop() is not None, 1.0, "the twist")
+        obs, reward, terminated, truncated, info = env.step(policy)
+        assert info["intervention"] and "fault" not in info, info
+        np.testing.assert_allclose(info["action"], [0.0, 0.5, 0.0, -1.0], atol=1e-6)  # gripper kept open
+    moved = position(env) - start
+    assert moved[1] > 0.03 and moved[0] > -0.01, moved  # the arm followed the human, not the policy
+    pub.publish(twist())  # keys released: the policy drives again at once
+    time.sleep(0.05)
+    obs, reward, terminated, truncated, info = env.step(policy)
+    assert not info["intervention"] and info["action"][0] == -1.0
+    refused = dict(env.link.teleop_refused)
+    for bad in (twist(x=5.0), twist(x=np.nan)):
+        pub.publish(bad)
+        time.sleep(0.05)
+        obs, reward, terminated, truncated, info = env.step(policy)
+        assert not info["intervention"]
+    assert env.link.teleop_refused["teleop command outside its limits"] == refused.get("teleop command outside its limits", 0) + 1
+    assert env.link.teleop_refused["non-finite teleop command"] == refused.get("non-finite teleop command", 0) + 1
+    status = wait_status(env, lambda s: s["counts"].get("non-finite teleop command", 0) >= 1, 2.0)
+    assert status["counts"]["teleop command outside its limits"] >= 1
+    node.destroy_publisher(pub)
+
+
+def test_an_operator_success_label_ends_the_episode_and_is_the_reward_without_a_detector(procs):
+    from viva_robot.cli import main
+    from viva_robot.data.dataset import VideoDataset
+
+    labelled = RosEnv(load_robot_config(ROBOT, {"max_steps": 20, "connect_timeout_s": 60.0, "success_topic": ""}))
+    try:
+        labelled.reset()
+        node = labelled.link.node
+        label = node.create_publisher(Bool, "/viva/operator/success", 10)
+        labelled.link.wait_for(lambda: label.get_subscription_count() >= 1, 5.0, "env on /viva/operator/success")
+        for _ in range(3):
+            obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
+            assert reward == 0.0 and not terminated and not info["label"]
+        label.publish(Bool(data=True))
+        time.sleep(0.05)
+        obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
+        assert info["label"] and info["success"] and reward == 1.0 and terminated and not truncated
+        labelled.reset()  # a new episode starts unlabelled
+        obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
+        assert not info["label"] and reward == 0.0
+        # a recording stores both flags: the operator drives for a while, then labels a success
+        teleop = node.create_publisher(Twist, "/viva/teleop", 10)
+        labelled.link.wait_for(lambda: teleop.get_subscription_count() >= 2, 5.0, "env and supervisor on /viva/teleop")
+        out = procs["tmp"] / "labelled.zarr"
+        import threading
+
+        before = (teleop.get_subscription_count(), label.get_subscription_count())
+        labelled.link.wait_for(lambda: teleop.get_subscription_count() == before[0], 5.0, "teleop subscribers")
+
+        def operator():  # once the recorder listens
+            labelled.link.wait_for(lambda: (teleop.get_subscription_count(), label.get_subscription_count()) ==
+                                   (before[0] + 1, before[1] + 1), 30.0, "the recorder on both topics")
+            time.sleep(0.3)
+            for _ in range(10):
+                teleop.publish(twist(y=0.05))
+                time.sleep(0.05)
+            teleop.publish(twist())
+            label.publish(Bool(data=True))
+
+        t = threading.Thread(target=operator)
+        t.start()
+        assert main(["record", str(out), "--robot", str(ROBOT), "--episodes", "1", "--steps", "20", "-q"]) == 0
+        t.join()
+        ep = VideoDataset(out).load_episode(0)
+        assert ep.intervention.dtype == bool and 2 <= ep.intervention.sum() <= 8, ep.intervention
+        assert ep.label.sum() == 1 and ep.success[np.flatnonzero(ep.label)[0]]
+        assert np.flatnonzero(ep.label)[0] > np.flatnonzero(ep.intervention)[-1]
+    finally:
+        labelled.close()
 
 
 def test_record_play_episodes_into_a_dataset(env, tmp_path):

@@ -7,6 +7,8 @@ Layout (diffusion_policy's replay-buffer convention)::
       data/state    float32 (N, Ds)     optional, aligned with frames
       data/action   float32 (N, Da)     optional; NaN where no action was taken (an episode's last frame)
       data/success  bool (N,)           optional; true task success per frame (evaluation only, never training)
+      data/intervention bool (N,)       optional (live recordings); a human drove the arm at this step (teleop)
+      data/label    bool (N,)           optional (live recordings); the operator marked this step a success
       meta/episode_ends  int64 (E,)     exclusive end index of each episode: the source of truth
       meta/episode_keys  str (E,)       where each episode came from (clip uid, trajectory folder, seed)
       meta/language      str (E,)       instruction, "" when none
@@ -38,6 +40,10 @@ class DatasetError(ValueError):
     """A dataset (or a file being imported into one) is not what was expected. The message names the file."""
 
 
+FLAGS = ("success", "intervention", "label")  # optional bool (N,) columns
+COLUMNS = ("state", "action", *FLAGS)  # optional columns beside data/rgb
+
+
 @dataclass(frozen=True)
 class Episode:
     """One episode as it goes into (or comes out of) a dataset."""
@@ -48,6 +54,8 @@ class Episode:
     action: np.ndarray | None = None  # float32 (T, Da)
     success: np.ndarray | None = None  # bool (T,)
     language: str = ""
+    intervention: np.ndarray | None = None  # bool (T,): a human drove the arm (live recordings)
+    label: np.ndarray | None = None  # bool (T,): the operator marked the step a success (live recordings)
 
 
 def _committed_episode_ends(ends: np.ndarray, num_frames: int) -> np.ndarray:
@@ -124,7 +132,7 @@ class VideoDataset:
         if not 0 <= k < self.num_episodes:
             raise DatasetError(f"{self.path}: episode {k} out of range (dataset has {self.num_episodes} episodes)")
         s, e = int(self.episode_starts[k]), int(self.episode_ends[k])
-        opt = {n: self.root[f"data/{n}"][s:e] if self.has(n) else None for n in ("state", "action", "success")}
+        opt = {n: self.root[f"data/{n}"][s:e] if self.has(n) else None for n in COLUMNS}
         return Episode(rgb=self.rgb[s:e], key=self.episode_keys[k], language=self.language[k], **opt)
 
     def size_on_disk(self) -> int:
@@ -158,13 +166,17 @@ class DatasetWriter:
         state_dim: int | None = None,
         action_dim: int | None = None,
         with_success: bool = False,
+        flags: tuple[str, ...] = (),
         attrs: dict[str, Any] | None = None,
         chunk_frames: int | None = None,
     ):
         self.path = Path(path)
         h, w = resolution
         self.resolution = (int(h), int(w))
-        self._dims = {"state": state_dim, "action": action_dim, "success": 1 if with_success else None}
+        if unknown := set(flags) - set(FLAGS):
+            raise DatasetError(f"{path}: unknown per-frame flags {sorted(unknown)}; known: {', '.join(FLAGS)}")
+        with_flag = {"success": with_success, **{f: True for f in flags}}
+        self._dims = {"state": state_dim, "action": action_dim, **{f: 1 if with_flag.get(f) else None for f in FLAGS}}
         if not self.path.exists():
             self._create(source, fps, chunk_frames, attrs or {})
         self.root = zarr.open_group(str(self.path), mode="r+")
@@ -187,8 +199,8 @@ class DatasetWriter:
         for name, dim in self._dims.items():
             if dim is None:
                 continue
-            shape, chunks = ((0,), (4096,)) if name == "success" else ((0, dim), (4096, dim))
-            dtype = "bool" if name == "success" else "float32"
+            shape, chunks = ((0,), (4096,)) if name in FLAGS else ((0, dim), (4096, dim))
+            dtype = "bool" if name in FLAGS else "float32"
             root.create_array(f"data/{name}", shape=shape, chunks=chunks, dtype=dtype, compressors=blosc)
         root.create_array("meta/episode_ends", shape=(0,), chunks=(1024,), dtype="int64")
         root.create_array("meta/episode_keys", shape=(0,), chunks=(1024,), dtype=str)
@@ -220,7 +232,7 @@ class DatasetWriter:
                     f"{self.path}: existing dataset {'has' if present else 'lacks'} data/{name} but this run "
                     f"{'does not write' if present else 'writes'} it; choose another output path"
                 )
-            if present and name != "success" and self.root[f"data/{name}"].shape[1] != dim:
+            if present and name not in FLAGS and self.root[f"data/{name}"].shape[1] != dim:
                 raise DatasetError(
                     f"{self.path}: data/{name} has width {self.root[f'data/{name}'].shape[1]}, this run writes {dim}"
                 )
@@ -245,7 +257,7 @@ class DatasetWriter:
     def append(self, ep: Episode) -> None:
         t = self._validate(ep)
         n, e = self.num_frames, self.num_episodes
-        columns = {"rgb": ep.rgb, "state": ep.state, "action": ep.action, "success": ep.success}
+        columns = {"rgb": ep.rgb, **{name: getattr(ep, name) for name in COLUMNS}}
         for name, values in columns.items():
             if name != "rgb" and self._dims[name] is None:
                 continue
@@ -273,13 +285,13 @@ class DatasetWriter:
             raise DatasetError(f"{where}: episode has no frames")
         if ep.key in self.completed_keys:
             raise DatasetError(f"{where}: an episode with this key is already in the dataset")
-        for name in ("state", "action", "success"):
+        for name in COLUMNS:
             value, dim = getattr(ep, name), self._dims[name]
             if (value is None) != (dim is None):
                 raise DatasetError(f"{where}: {name} is {'missing' if value is None else 'given'} but the dataset "
                                    f"{'stores' if dim is not None else 'does not store'} it")
             if value is not None:
-                want = (t,) if name == "success" else (t, dim)
+                want = (t,) if name in FLAGS else (t, dim)
                 if value.shape != want:
                     raise DatasetError(f"{where}: {name} has shape {value.shape}, expected {want} (aligned with frames)")
         return t

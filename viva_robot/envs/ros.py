@@ -8,6 +8,16 @@ so a blocked arm does not wind up; orientation is held at the home orientation; 
 arrived after the command, so every observation shows the result of the action. Reward is the success topic
 (1.0 while True). Faults end the episode rather than crash the run: no fresh frame within `stale_timeout_s`
 truncates it with `info["fault"]` (the supervisor is already holding the arm), so the data so far is kept.
+
+A human can take over at any step (HIL-SERL's interventions): while non-zero `geometry_msgs/Twist` messages keep
+arriving on `teleop_topic` (teleop_twist_keyboard, a SpaceMouse through spacenav), their linear velocity (m/s,
+base frame) replaces the policy's (dx, dy, dz) for that step, as an action in the policy's own units (clipped to
+[-1, 1]); the gripper stays where it was. `info["intervention"]` marks the step, `info["action"]` is what was
+executed (what the learner stores). Twists faster than `teleop_max_speed_m_s` or not finite are refused and
+counted (`env.link.teleop_refused`); every intervention target still goes through the supervisor.
+The operator marks a success with a True on `label_topic` (a key bound to `ros2 topic pub --once`): the step gets
+`info["label"]`, and with `label_ends_episode` the episode ends there (terminated). The reward is the detector's
+success topic; with no detector (`success_topic: ""`) it is the label.
 Targets carry the stamp of the frame they were computed from; the supervisor refuses one older than its
 `max_message_age_s` (an agent that thinks for longer than that between frames, e.g. pixel updates inline on a
 CPU), and a refusal in its status ends the episode with the supervisor's reason: the arm did not follow.
@@ -18,13 +28,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 
 import gymnasium as gym
 import numpy as np
 import rclpy
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, Twist
 from PIL import Image as PILImage
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -35,6 +46,7 @@ from std_srvs.srv import Trigger
 
 from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.robot.config import RobotConfig, RobotError
+from viva_robot.robot.safety import check_teleop
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
 
 
@@ -76,11 +88,18 @@ class RobotLink:
         self.status: dict = {}
         self.status_t = 0.0  # arrival (time.monotonic) of the newest supervisor status
         self.pose_t = 0.0  # arrival of the newest end-effector pose
+        self.teleop: np.ndarray | None = None  # linear velocity of the newest non-zero usable twist (m/s)
+        self.teleop_t = 0.0  # its arrival; a zero twist (keys released) ends the intervention at once
+        self.teleop_refused: Counter[str] = Counter()
+        self.labels = 0  # operator success labels received so far
         n = self.node
         n.create_subscription(Image, cfg.image_topic, self._on_image, qos_profile_sensor_data)
         n.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data)
         n.create_subscription(PoseStamped, cfg.ee_pose_topic, self._on_pose, qos_profile_sensor_data)
-        n.create_subscription(Bool, cfg.success_topic, self._on_success, 10)
+        if cfg.success_topic:
+            n.create_subscription(Bool, cfg.success_topic, self._on_success, 10)
+        n.create_subscription(Bool, cfg.label_topic, self._on_label, 10)
+        n.create_subscription(Twist, cfg.teleop_topic, self._on_teleop, 10)
         n.create_subscription(String, cfg.status_topic, self._on_status, 10)
         self.target_pub = n.create_publisher(PoseStamped, cfg.target_topic, 10)
         self.gripper_pub = n.create_publisher(Float32, cfg.gripper_target_topic, 10)
@@ -117,6 +136,29 @@ class RobotLink:
 
     def _on_success(self, msg: Bool) -> None:
         self.success = bool(msg.data)
+
+    def _on_label(self, msg: Bool) -> None:
+        if msg.data:
+            with self.lock:
+                self.labels += 1
+
+    def _on_teleop(self, msg: Twist) -> None:
+        lin, ang = msg.linear, msg.angular
+        linear = np.array([lin.x, lin.y, lin.z])
+        bad = check_teleop(linear, [ang.x, ang.y, ang.z], self.cfg.teleop_max_speed_m_s)
+        with self.lock:
+            if bad is not None:
+                self.teleop_refused[bad[0]] += 1
+                self.teleop = None  # a refused twist never extends an intervention
+            else:
+                self.teleop, self.teleop_t = (linear if np.any(linear) else None), time.monotonic()
+
+    def active_teleop(self) -> np.ndarray | None:
+        """The operator's velocity while an intervention is on (a fresh non-zero twist), else None."""
+        with self.lock:
+            if self.teleop is not None and time.monotonic() - self.teleop_t <= self.cfg.teleop_timeout_s:
+                return self.teleop.copy()
+            return None
 
     def _on_status(self, msg: String) -> None:
         try:
@@ -197,6 +239,8 @@ class RosEnv(gym.Env):
         self._obs_stamp = None
         self._next_tick = time.monotonic()
         self._refused = refused_targets(link.status)
+        self._gripper = -1.0  # open
+        self._labels = link.labels
 
     # -- the interface ---------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -207,17 +251,24 @@ class RosEnv(gym.Env):
             link.call_reset()
         link.success = False  # the previous episode's flag; the next message on the success topic says otherwise
         self._refused = refused_targets(link.status)
+        self._labels = link.labels  # a label pressed between episodes belongs to none
         t = time.monotonic()
         link.wait_for(lambda: link.image_t > t, cfg.stale_timeout_s * 5, f"no fresh camera frame on {cfg.image_topic}")
         self._steps = 0
         self._target = self.home[0].copy()
+        self._gripper = -1.0  # reset opens it
         self._next_tick = time.monotonic() + 1.0 / cfg.control_hz
         return self._observation(), {"success": link.success}
 
     def step(self, action):
         action = checked_action(action, self.action_space.shape, "ros")
         cfg, link = self.cfg, self.link
-        action = np.clip(action, -1.0, 1.0)
+        action = np.clip(action, -1.0, 1.0).astype(np.float32)
+        teleop = link.active_teleop()
+        if teleop is not None:  # the human drives: their velocity as this step's displacement, in action units
+            action = np.array([*np.clip(teleop / (cfg.control_hz * cfg.action_scale_m), -1.0, 1.0), self._gripper],
+                              np.float32)
+        self._gripper = float(action[3])
         with link.lock:
             measured = link.pose[0].copy()
         lead = self._target + cfg.action_scale_m * action[:3] - measured
@@ -235,15 +286,20 @@ class RosEnv(gym.Env):
         try:  # the first frame after the tick: the agent acts on a frame that just arrived, not one a period old
             link.wait_for(lambda: link.image_t > tick, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")
         except RobotError as e:
-            info = {"success": link.success}
+            info = {"success": link.success, "label": False, "intervention": teleop is not None, "action": action}
             info["fault"] = f"{e}; the supervisor holds the arm (status: {link.status.get('state', 'unknown')})"
             return self._observation(), 0.0, False, True, info
-        info = {"success": link.success}
+        with link.lock:
+            labelled, self._labels = link.labels > self._labels, link.labels
+        detected = link.success if cfg.success_topic else False
+        info = {"success": detected or labelled, "label": labelled, "intervention": teleop is not None, "action": action}
         fault = self._fault()
         if fault:  # the arm is not following the agent: end the episode rather than learn from steps that do nothing
             info["fault"] = fault
             return self._observation(), 0.0, False, True, info
-        return self._observation(), float(info["success"]), False, self._steps >= cfg.max_steps, info
+        reward = float(detected if cfg.success_topic else labelled)
+        terminated = labelled and cfg.label_ends_episode
+        return self._observation(), reward, terminated, not terminated and self._steps >= cfg.max_steps, info
 
     def _fault(self) -> str:
         cfg, link, now = self.cfg, self.link, time.monotonic()

@@ -28,7 +28,15 @@ class RobotConfig(Config):
     ee_pose_topic: str = Field(TOPICS["ee_pose_topic"], description="measured end-effector pose, base frame")
     target_topic: str = Field(TOPICS["target_topic"], description="where the agent sends pose targets (the supervisor's input)")
     gripper_target_topic: str = Field(TOPICS["gripper_target_topic"], description="agent gripper command (0 open .. 1 closed)")
-    success_topic: str = Field(TOPICS["success_topic"], description="std_msgs/Bool: task achieved (operator, detector or value monitor)")
+    success_topic: str = Field(TOPICS["success_topic"], description="std_msgs/Bool: task achieved, from a detector (or the value "
+                               "monitor); empty: no detector, the operator's labels are the reward")
+    label_topic: str = Field(TOPICS["label_topic"], description="std_msgs/Bool True: the operator marks this step a success "
+                             "(recorded as data/label; the reward when success_topic is empty)")
+    label_ends_episode: bool = Field(True, description="an operator's success label ends the episode (terminated)")
+    teleop_topic: str = Field(TOPICS["teleop_topic"], description="geometry_msgs/Twist in the base frame (m/s): while "
+                              "non-zero ones keep coming, they drive the arm instead of the policy (an intervention)")
+    teleop_timeout_s: float = Field(0.3, gt=0, description="an intervention ends when no non-zero twist came for this long")
+    teleop_max_speed_m_s: float = Field(0.3, gt=0, description="twists faster than this are refused and counted")
     status_topic: str = Field(TOPICS["status_topic"], description="the supervisor's status (shown when the arm does not move)")
     reset_service: str = Field("", description="std_srvs/Trigger called at each reset to put the scene back "
                                "(the simulated robot's /viva/sim/reset); empty on a real robot: the operator resets the scene")

@@ -86,6 +86,18 @@ def check_header(frame_id: str, stamp_s: float, now_s: float, base_frame: str, l
     return None
 
 
+def check_teleop(linear, angular, max_speed_m_s: float) -> tuple[str, str] | None:
+    """None when a teleop twist (m/s, rad/s) is usable; else (count key, detail)."""
+    v = np.asarray([*linear, *angular], float)
+    if not np.isfinite(v).all():
+        return "non-finite teleop command", f"teleop twist {v.tolist()} is not finite"
+    speed = float(np.linalg.norm(v[:3]))
+    if speed > max_speed_m_s:
+        return "teleop command outside its limits", (f"teleop speed {speed:.3f} m/s is above teleop_max_speed_m_s "
+                                                     f"{max_speed_m_s} m/s")
+    return None
+
+
 @dataclass
 class Verdict:
     """What the supervisor did with one target: the pose to send (None: send nothing new) and why."""

@@ -18,7 +18,9 @@ TOPICS = {
     "estop_topic": "/viva/estop",  # std_msgs/Bool; True latches the e-stop
     "release_service": "/viva/release_estop",  # std_srvs/Trigger: the only way to clear a latched e-stop
     "status_topic": "/viva/safety/status",  # std_msgs/String, JSON: state, counts, last reason
-    "success_topic": "/viva/success",  # std_msgs/Bool from an operator, a detector or the value monitor
+    "success_topic": "/viva/success",  # std_msgs/Bool from a success detector or the value monitor
+    "label_topic": "/viva/operator/success",  # std_msgs/Bool True: the operator marks the current step a success
+    "teleop_topic": "/viva/teleop",  # geometry_msgs/Twist (teleop_twist_keyboard, spacenav): a human takes over
     "value_topic": "/viva/value",  # std_msgs/Float32 V(s, g*)
     "value_image_topic": "/viva/value/image",  # sensor_msgs/Image: frame | goal | value trace
     "reset_service": "/viva/sim/reset",  # std_srvs/Trigger, simulated robot only: put the scene back

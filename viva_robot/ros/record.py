@@ -5,7 +5,8 @@ on the robot's own scene (`viva-robot pretrain --init ... --data robot.zarr`).
 Recording only listens: whoever moves the arm (a teleop device, a scripted play node, the agent) goes through
 the supervisor as usual. At `control_hz` each step stores the newest frame, the measured state (end-effector
 pose + joints, as the env backend observes it), the command the supervisor last sent to the arm (pose, 7
-numbers: what the arm was asked to do) and the success flag. An episode is committed to the dataset when it
+numbers: what the arm was asked to do), the success flag, whether a human was driving (an active teleop twist,
+data/intervention) and whether the operator labelled the step a success (data/label). An episode is committed to the dataset when it
 ends; Ctrl-C commits the episode in progress (if it has 2 frames or more) before stopping, so nothing recorded is
 lost, and running the same command again appends further episodes.
 """
@@ -61,13 +62,14 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
         s = robot.image_size
         state_dim = 7 + len(link.joints)
         writer = DatasetWriter(cfg.out, source=f"ros:{cfg.robot.stem}", fps=robot.control_hz, resolution=(s, s),
-                               state_dim=state_dim, action_dim=7, with_success=True,
+                               state_dim=state_dim, action_dim=7, with_success=True, flags=("intervention", "label"),
                                attrs={"robot_config": robot.to_dict()})
         first = writer.num_episodes
         for k in range(cfg.episodes):
             if link.reset_client is not None:
                 link.call_reset()
             command[0] = None  # the previous episode's last command is not this one's first
+            labels = link.labels  # one pressed before the episode belongs to none
             rows: list[tuple] = []  # one tuple per step, appended at once: Ctrl-C never leaves columns uneven
             stalled = ""
             try:
@@ -76,9 +78,11 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
                     with link.lock:
                         p, q = link.pose
                         image_age = time.monotonic() - link.image_t
+                        labelled, labels = link.labels > labels, link.labels
                         row = (link.image.copy(), np.concatenate([p, q, link.joints]).astype(np.float32),
                                command[0] if command[0] is not None else np.concatenate([p, q]).astype(np.float32),
-                               link.success)
+                               link.success or labelled)
+                    row = (*row, link.active_teleop() is not None, labelled)
                     if image_age > robot.stale_timeout_s:  # a stalled camera would store one frame over and over
                         stalled = f"camera stalled: no frame on {robot.image_topic} for {image_age:.1f} s"
                         break
@@ -102,6 +106,7 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
 
 
 def _commit(writer: DatasetWriter, index: int, rows: list[tuple], language: str) -> None:
-    frames, states, actions, flags = zip(*rows)
+    frames, states, actions, flags, interventions, labels = zip(*rows)
     writer.append(Episode(rgb=np.stack(frames), key=f"ros-{index:06d}-{time.strftime('%Y%m%dT%H%M%S')}",
-                          state=np.stack(states), action=np.stack(actions), success=np.array(flags), language=language))
+                          state=np.stack(states), action=np.stack(actions), success=np.array(flags), language=language,
+                          intervention=np.array(interventions), label=np.array(labels)))

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, Twist
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
 from viva_robot.robot.geometry import valid_pose
-from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, check_header, load_limits
+from viva_robot.robot.safety import SafetyConfigError, SafetyFilter, check_header, check_teleop, load_limits
 from viva_robot.robot.topics import TOPICS
 from viva_robot.ros.node import run_node
 from viva_robot.ros.messages import pose_from_msg, pose_to_msg, stamp_to_s
@@ -38,7 +38,7 @@ from viva_robot.ros.messages import pose_from_msg, pose_to_msg, stamp_to_s
 RELIABLE_DEPTH = 10
 # ROS parameters and their defaults (a launch file's parameter YAML may set any of these, and nothing else).
 PARAMETERS = {**TOPICS, "limits_file": "calibration/workspace.yaml", "watchdog_hz": 50.0, "status_hz": 2.0,
-              "audit_log": "viva_safety_audit.jsonl", "frame_id": "base"}
+              "audit_log": "viva_safety_audit.jsonl", "frame_id": "base", "teleop_max_speed_m_s": 0.3}
 
 
 class SupervisorNode(Node):
@@ -69,6 +69,7 @@ class SupervisorNode(Node):
         self.create_subscription(PoseStamped, p["target_topic"], self._on_target, RELIABLE_DEPTH)
         self.create_subscription(Float32, p["gripper_target_topic"], self._on_gripper, RELIABLE_DEPTH)
         self.create_subscription(Bool, p["estop_topic"], self._on_estop, RELIABLE_DEPTH)
+        self.create_subscription(Twist, p["teleop_topic"], self._on_teleop, RELIABLE_DEPTH)
         self.create_service(Trigger, p["release_service"], self._on_release)
         self.create_timer(1.0 / p["watchdog_hz"], self._watchdog)
         self.create_timer(1.0 / p["status_hz"], self._publish_status)
@@ -142,6 +143,17 @@ class SupervisorNode(Node):
             self._audit_write(verdict.action, verdict.reasons, (position.tolist(), orientation.tolist()))
         if verdict.position is not None:  # the command keeps the target's stamp (when its observation arrived)
             self._send(verdict.position, verdict.orientation, msg.header.stamp)
+
+    def _on_teleop(self, msg: Twist) -> None:
+        """Teleop drives the arm through the agent's env (as targets that pass the rules like any other); here
+        it is only checked, so that a device out of its limits shows in this node's status."""
+        lin, ang = msg.linear, msg.angular
+        bad = check_teleop([lin.x, lin.y, lin.z], [ang.x, ang.y, ang.z], self.p["teleop_max_speed_m_s"])
+        if bad is not None:
+            self.refusals[bad[0]] += 1
+            if bad[0] != self._refused_key:
+                self._audit_write("refused", [bad[1]], None)
+            self.refused, self._refused_key = bad[1], bad[0]
 
     def _on_gripper(self, msg: Float32) -> None:
         if self.filter is None or self.filter.estopped or self.state != "ok" or not np.isfinite(msg.data):
