@@ -102,7 +102,8 @@ def agent_phase(target_topic: str, seconds: float, tmp: Path, name: str) -> dict
                              tmp / "probe.log")
     time.sleep(2.0)
     robot = load_robot_config(ROOT / "configs/robot/sim-franka.yaml",
-                              {"target_topic": target_topic, "max_steps": 10**9, "reset_service": ""})
+                              {"target_topic": target_topic, "max_steps": 10**9, "reset_service": "",
+                               "command_timing": "on_frame"})  # a command as soon as its frame is acted on
     env = RosEnv(robot)
     goal = tmp / "goal.png"
     from PIL import Image

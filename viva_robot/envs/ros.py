@@ -4,8 +4,13 @@ The env never talks to the arm directly: it sends pose targets to the safety sup
 alone publishes on the controller's command topic. An action is (dx, dy, dz, gripper) in [-1, 1]: the target
 moves by `action_scale_m` * (dx, dy, dz) from the previous target (from the measured position, a target would
 ratchet down with every millimetre the arm sags under gravity), kept within `max_lead_m` of the measured position
-so a blocked arm does not wind up; orientation is held at the home orientation; gripper -1 open .. 1 closed. A step waits for the next control tick and for a camera frame that
-arrived after the command, so every observation shows the result of the action. Reward is the success topic
+so a blocked arm does not wind up; orientation is held at the home orientation; gripper -1 open .. 1 closed.
+Timing (`command_timing`): "on_tick" (default) sends each command on the control clock and returns the first
+frame that arrives after `obs_lead_s` before the next tick (a camera late past `act_budget_s` before the tick:
+the newest frame since the command), so commands are evenly spaced (jitter: the policy's time, not the camera's
+phase or its hiccups) and every observation shows most of the last command's motion; "on_frame" sends a
+command as soon as the action is ready and returns the first frame after the tick (least frame-to-command
+latency, periods jitter by up to one camera frame). Reward is the success topic
 (1.0 while True). Faults end the episode rather than crash the run: no fresh frame within `stale_timeout_s`
 truncates it with `info["fault"]` (the supervisor is already holding the arm), so the data so far is kept.
 
@@ -273,18 +278,35 @@ class RosEnv(gym.Env):
             measured = link.pose[0].copy()
         lead = self._target + cfg.action_scale_m * action[:3] - measured
         self._target = measured + lead * min(1.0, cfg.max_lead_m / max(np.linalg.norm(lead), 1e-9))
+        period = 1.0 / cfg.control_hz
+        if cfg.command_timing == "on_tick":  # the command leaves on the control clock
+            time.sleep(max(0.0, self._next_tick - time.monotonic()))
         link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0, stamp=self._obs_stamp)
-        sent, period = time.monotonic(), 1.0 / cfg.control_hz
-        # Wait for the tick, and at least half a period after this command: a step that ran late (a slow frame)
-        # never makes the next command follow on its heels, which the supervisor's rate limit would reject.
-        time.sleep(max(0.0, self._next_tick - sent, 0.5 * period - (time.monotonic() - sent)))
-        tick = time.monotonic()
-        self._next_tick += period
-        if self._next_tick < tick + 0.5 * period:  # late: start a new schedule instead of catching up in a burst
-            self._next_tick = tick + period
+        sent = time.monotonic()
+        if cfg.command_timing == "on_tick":
+            self._next_tick += period
+            if self._next_tick < sent + 0.5 * period:  # late: a new schedule instead of catching up in a burst
+                self._next_tick = sent + period
+            # the frame to act on: the first one after obs_lead_s before the next tick, so the action is ready then
+            look_from = max(sent, self._next_tick - cfg.obs_lead_s)
+            time.sleep(max(0.0, look_from - time.monotonic()))
+        else:
+            # Wait for the tick, and at least half a period after this command: a step that ran late (a slow frame)
+            # never makes the next command follow on its heels, which the supervisor's rate limit would reject.
+            time.sleep(max(0.0, self._next_tick - sent, 0.5 * period - (time.monotonic() - sent)))
+            look_from = time.monotonic()
+            self._next_tick += period
+            if self._next_tick < look_from + 0.5 * period:  # late: start a new schedule instead of catching up
+                self._next_tick = look_from + period
         self._steps += 1
-        try:  # the first frame after the tick: the agent acts on a frame that just arrived, not one a period old
-            link.wait_for(lambda: link.image_t > tick, cfg.stale_timeout_s, f"no fresh camera frame on {cfg.image_topic}")
+        try:  # the first frame after that point: the agent acts on a frame that just arrived, not one a period old
+            if cfg.command_timing == "on_tick":  # ... or, if the camera is late, the newest one since the command
+                deadline = self._next_tick - cfg.act_budget_s
+                while link.image_t <= look_from and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                look_from = min(look_from, sent)  # a frame after the command shows its motion under way
+            link.wait_for(lambda: link.image_t > look_from, cfg.stale_timeout_s,
+                          f"no fresh camera frame on {cfg.image_topic}")
         except RobotError as e:
             info = {"success": link.success, "label": False, "intervention": teleop is not None, "action": action}
             info["fault"] = f"{e}; the supervisor holds the arm (status: {link.status.get('state', 'unknown')})"

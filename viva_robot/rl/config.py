@@ -39,7 +39,7 @@ class TrainConfig(Config):
     max_steps: int | None = Field(None, ge=2, description="episode length (default: the task's horizon)")
     # agent
     batch_size: int = Field(256, ge=2, description="transitions per update")
-    utd: int = Field(1, ge=1, description="updates per environment step")
+    utd: int = Field(1, ge=0, description="updates per environment step (0: collect without learning, a baseline)")
     lr: float = Field(3e-4, gt=0, description="Adam learning rate of actor, critics and temperature")
     gamma: float = Field(0.99, gt=0, lt=1, description="discount")
     tau: float = Field(0.005, gt=0, le=1, description="Polyak rate of the target critics")

@@ -43,6 +43,13 @@ class RobotConfig(Config):
     frame_id: str = Field("base", description="frame of the published targets")
     image_size: int = Field(64, ge=16, description="frames are center-cropped and resized to this (the value's input size)")
     control_hz: float = Field(10.0, gt=0, le=100, description="agent steps per second")
+    command_timing: Literal["on_tick", "on_frame"] = Field("on_tick", description="on_tick: commands leave on the "
+                                                          "control clock (even periods); on_frame: as soon as the action "
+                                                          "is ready (least latency, periods jitter by a camera frame)")
+    obs_lead_s: float = Field(0.05, ge=0, description="on_tick: the observation is the first frame after this long "
+                              "before the next tick (more than one camera frame plus the policy's time)")
+    act_budget_s: float = Field(0.02, ge=0, description="on_tick: a frame not there this long before the tick is not "
+                                "waited for (the newest one since the command is used): the policy's time per step")
     action_scale_m: float = Field(0.02, gt=0, description="end-effector displacement for an action of 1.0 (m)")
     max_lead_m: float = Field(0.05, gt=0, description="the target stays within this distance of the measured position")
     home_position: tuple[float, float, float] = Field(description="end-effector position at reset, base frame (m)")
