@@ -106,10 +106,13 @@ def test_a_stalled_then_killed_learner_resumes_and_nothing_the_actor_recorded_is
                 p.kill()
     progress, payload = final_progress(run)
     # the resumed learner held steps up to its checkpoint's; the actor sent the rest again, in order, none missing
-    assert progress["step"] == 400 and progress["received"] == 400 and int(payload["replay"]["valid"].sum()) == 400
-    assert progress["updates"] == 350
-    episodes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["episode"] for r in episodes if r["kind"] == "episode"] == list(range(1, 9))
+    # (an episode the learner's silence cut short, if the actor was not far ahead, is kept as it was)
+    step = progress["step"]
+    assert step >= 400 and progress["received"] == step and int(payload["replay"]["valid"].sum()) == step
+    assert progress["updates"] == step - 50
+    lengths = [json.loads(line)["length"] for line in (run / "metrics.jsonl").read_text().splitlines()
+               if json.loads(line)["kind"] == "episode"]
+    assert sum(lengths) == step and lengths[:2] == [50, 50]
 
 
 def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):

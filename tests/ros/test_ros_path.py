@@ -425,6 +425,58 @@ def test_an_operator_success_label_ends_the_episode_and_is_the_reward_without_a_
         labelled.close()
 
 
+def test_a_killed_learner_holds_the_arm_and_a_resumed_one_loses_nothing(env, procs, tmp_path):
+    """Learner and actor as two processes beside the simulated robot and the supervisor: the learner killed
+    after a checkpoint -> the actor sends no more targets (the arm holds) and waits; the learner started again
+    with --resume -> the actor sends what it lost and the run completes with every step, in order."""
+    import socket
+
+    from PIL import Image as PILImage
+
+    from viva_robot.rl.train import load_train_checkpoint
+
+    goal = tmp_path / "goal.png"
+    PILImage.fromarray(env.render()).save(goal)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        bind = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    run, log = tmp_path / "run", tmp_path / "split.log"
+
+    def viva(*args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "viva_robot.cli", "-q", *args], stdout=open(log, "a"),
+                                stderr=subprocess.STDOUT, env={**os.environ, "ROS_DOMAIN_ID": DOMAIN, "OMP_NUM_THREADS": "1"})
+
+    learner = viva("learner", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs",
+                   "pixels+state", "--steps", "60", "--random-steps", "20", "--max-steps", "20", "--batch-size", "8",
+                   "--hidden", "32", "32", "--checkpoint-every", "20", "--device", "cpu", "--bind", bind, "--out", str(run))
+    actor = viva("actor", "--learner", bind, "--learner-timeout-s", "2")
+    node, targets = env.link.node, []
+    sub = node.create_subscription(PoseStamped, "/viva/target_pose", lambda m: targets.append(time.monotonic()), 10)
+    try:
+        env.link.wait_for(lambda: (run / "checkpoints" / "step_00000020.pt").exists(), 120.0, "a first checkpoint")
+        learner.kill()
+        learner.wait()
+        env.link.wait_for(lambda: "holding the arm" in log.read_text(), 30.0, "the actor holding")
+        held = time.monotonic()
+        time.sleep(1.5)
+        assert not [t for t in targets if t > held + 0.2], "the actor sent targets while the learner was gone"
+        learner = viva("learner", "--resume", str(run))
+        assert learner.wait(180) == 0, log.read_text()[-3000:]
+        assert actor.wait(60) == 0, log.read_text()[-3000:]
+    finally:
+        node.destroy_subscription(sub)
+        for p in (learner, actor):
+            if p.poll() is None:
+                p.kill()
+    progress = load_train_checkpoint(sorted((run / "checkpoints").glob("step_*.pt"))[-1])["progress"]
+    # every step the actor took is held once, in order; the episode the learner's absence cut short is kept
+    assert progress["step"] >= 60 and progress["received"] == progress["step"]
+    assert progress["updates"] == progress["step"] - 20
+    lengths = [json.loads(line)["length"] for line in (run / "metrics.jsonl").read_text().splitlines()
+               if json.loads(line)["kind"] == "episode"]
+    assert sum(lengths) == progress["step"] and lengths[0] == 20 and sorted(lengths)[0] < 20, lengths
+
+
 def test_record_play_episodes_into_a_dataset(env, tmp_path):
     import threading
 
