@@ -155,6 +155,7 @@ def test_malformed_messages_from_a_hostile_peer_are_refused_and_the_run_goes_on(
     rogue.send_multipart([b"exec", b"{}", b""])
     rogue.send_multipart([b"hello", b"[1, 2]", b""])
     rogue.send_multipart([b"step", b'{"actor": "x"}', b"not safetensors"])
+    rogue.send_multipart([b"hello", b"[" * 100_000 + b"]" * 100_000, b""])  # nesting past Python's recursion limit
     actor = start("actor", "--learner", bind, log=log)
     try:
         finish(learner, 180, log)
@@ -169,7 +170,8 @@ def test_malformed_messages_from_a_hostile_peer_are_refused_and_the_run_goes_on(
     assert "message has 1 frames, expected 3 (kind, JSON, safetensors)" in text
     assert "unknown message kind 'exec'; expected one of hello, step" in text
     assert "hello: JSON part is a list, expected an object" in text
-    assert "learner: 100 steps" in text and "4 malformed messages refused" in text
+    assert "hello: JSON part does not parse (RecursionError" in text
+    assert "learner: 100 steps" in text and "5 malformed messages refused" in text
 
 
 # -- the wire, without processes -----------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The ROS 2 env backend: the project's env interface (DESIGN.md §2) on a robot reached over topics.
 
+Size: one env and the link that keeps its inputs (frames, pose, status, teleop, labels): the step's timing, the
+interventions and the faults all read the same few fields, and apart they would pass them back and forth.
+
 The env never talks to the arm directly: it sends pose targets to the safety supervisor's input topic, which
 alone publishes on the controller's command topic. An action is (dx, dy, dz, gripper) in [-1, 1]: the target
 moves by `action_scale_m` * (dx, dy, dz) from the previous target (from the measured position, a target would
@@ -7,8 +10,9 @@ ratchet down with every millimetre the arm sags under gravity), kept within `max
 so a blocked arm does not wind up; orientation is held at the home orientation; gripper -1 open .. 1 closed.
 Timing (`command_timing`): "on_tick" (default) sends each command on the control clock and returns the first
 frame that arrives after `obs_lead_s` before the next tick (a camera late past `act_budget_s` before the tick:
-the newest frame since the command), so commands are evenly spaced (jitter: the policy's time, not the camera's
-phase or its hiccups) and every observation shows most of the last command's motion; "on_frame" sends a
+the newest frame since the command; none at all since then: it waits for one), so commands are evenly spaced
+(jitter: the policy's time, not the camera's phase or a late frame) and every observation shows most of the
+last command's motion; "on_frame" sends a
 command as soon as the action is ready and returns the first frame after the tick (least frame-to-command
 latency, periods jitter by up to one camera frame). Reward is the success topic
 (1.0 while True). Faults end the episode rather than crash the run: no fresh frame within `stale_timeout_s`
@@ -21,8 +25,9 @@ base frame) replaces the policy's (dx, dy, dz) for that step, as an action in th
 executed (what the learner stores). Twists faster than `teleop_max_speed_m_s` or not finite are refused and
 counted (`env.link.teleop_refused`); every intervention target still goes through the supervisor.
 The operator marks a success with a True on `label_topic` (a key bound to `ros2 topic pub --once`): the step gets
-`info["label"]`, and with `label_ends_episode` the episode ends there (terminated). The reward is the detector's
-success topic; with no detector (`success_topic: ""`) it is the label.
+`info["label"]`, and with `label_ends_episode` the episode ends there (terminated). The reward is 1 on a step the
+detector (`success_topic`) or the operator calls a success; with no detector (`success_topic: ""`) the labels
+alone.
 Targets carry the stamp of the frame they were computed from; the supervisor refuses one older than its
 `max_message_age_s` (an agent that thinks for longer than that between frames, e.g. pixel updates inline on a
 CPU), and a refusal in its status ends the episode with the supervisor's reason: the arm did not follow.
@@ -51,6 +56,7 @@ from std_srvs.srv import Trigger
 
 from viva_robot.envs.checks import checked_action, checked_goal_image
 from viva_robot.robot.config import RobotConfig, RobotError
+from viva_robot.robot.geometry import valid_pose
 from viva_robot.robot.safety import check_teleop
 from viva_robot.ros.messages import MessageError, image_from_msg, pose_from_msg, pose_to_msg
 
@@ -97,6 +103,7 @@ class RobotLink:
         self.teleop_t = 0.0  # its arrival; a zero twist (keys released) ends the intervention at once
         self.teleop_refused: Counter[str] = Counter()
         self.labels = 0  # operator success labels received so far
+        self.bad_poses = 0  # robot poses ignored: not finite, no orientation, or not in the base frame
         n = self.node
         n.create_subscription(Image, cfg.image_topic, self._on_image, qos_profile_sensor_data)
         n.create_subscription(JointState, cfg.joint_states_topic, self._on_joints, qos_profile_sensor_data)
@@ -136,8 +143,13 @@ class RobotLink:
             self.joints = np.array(msg.position, np.float32)
 
     def _on_pose(self, msg: PoseStamped) -> None:
+        pose = valid_pose(*pose_from_msg(msg))
+        if pose is None or msg.header.frame_id != self.cfg.frame_id:  # never a NaN anchor, never another frame's
+            with self.lock:
+                self.bad_poses += 1
+            return
         with self.lock:
-            self.pose, self.pose_t = pose_from_msg(msg), time.monotonic()
+            self.pose, self.pose_t = pose, time.monotonic()
 
     def _on_success(self, msg: Bool) -> None:
         self.success = bool(msg.data)
@@ -245,6 +257,7 @@ class RosEnv(gym.Env):
         self._next_tick = time.monotonic()
         self._refused = refused_targets(link.status)
         self._gripper = -1.0  # open
+        self._sent = 0.0
         self._labels = link.labels
 
     # -- the interface ---------------------------------------------------------------------------------------------
@@ -262,6 +275,7 @@ class RosEnv(gym.Env):
         self._steps = 0
         self._target = self.home[0].copy()
         self._gripper = -1.0  # reset opens it
+        self._sent = 0.0  # when the last command left
         self._next_tick = time.monotonic() + 1.0 / cfg.control_hz
         return self._observation(), {"success": link.success}
 
@@ -279,10 +293,11 @@ class RosEnv(gym.Env):
         lead = self._target + cfg.action_scale_m * action[:3] - measured
         self._target = measured + lead * min(1.0, cfg.max_lead_m / max(np.linalg.norm(lead), 1e-9))
         period = 1.0 / cfg.control_hz
-        if cfg.command_timing == "on_tick":  # the command leaves on the control clock
-            time.sleep(max(0.0, self._next_tick - time.monotonic()))
+        if cfg.command_timing == "on_tick":  # the command leaves on the control clock, never on the last one's heels
+            now = time.monotonic()
+            time.sleep(max(0.0, self._next_tick - now, self._sent + 0.9 * period - now))
         link.send(self._target, self.home[1], gripper=(float(action[3]) + 1.0) / 2.0, stamp=self._obs_stamp)
-        sent = time.monotonic()
+        sent = self._sent = time.monotonic()
         if cfg.command_timing == "on_tick":
             self._next_tick += period
             if self._next_tick < sent + 0.5 * period:  # late: a new schedule instead of catching up in a burst
@@ -319,7 +334,7 @@ class RosEnv(gym.Env):
         if fault:  # the arm is not following the agent: end the episode rather than learn from steps that do nothing
             info["fault"] = fault
             return self._observation(), 0.0, False, True, info
-        reward = float(detected if cfg.success_topic else labelled)
+        reward = float(detected or labelled)  # a success the operator saw counts even when the detector missed it
         terminated = labelled and cfg.label_ends_episode
         return self._observation(), reward, terminated, not terminated and self._steps >= cfg.max_steps, info
 

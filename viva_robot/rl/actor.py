@@ -50,7 +50,7 @@ class LearnerLink:
         self.address, self.actor_id = address, actor_id
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
-        for opt, v in ((zmq.LINGER, 0), (zmq.IMMEDIATE, 1), (zmq.SNDHWM, 10_000)):
+        for opt, v in ((zmq.LINGER, 0), (zmq.IMMEDIATE, 1), (zmq.SNDHWM, 10_000), (zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)):
             self.sock.setsockopt(opt, v)
         try:
             self.sock.connect(address)
@@ -70,7 +70,8 @@ class LearnerLink:
         self.done = False
         self.refused = ""
         self.waiting = ""
-        self.heard: float | None = None
+        self.heard: float | None = None  # the last message from the learner other than a refusal
+        self.progress_t = time.monotonic()  # when the learner last reported holding more of this actor's steps
         self.bad_messages = 0
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True, name="viva-learner-link")
@@ -83,7 +84,13 @@ class LearnerLink:
             self.outbox[self.seq] = wire.pack("step", {**meta, "actor": self.actor_id, "seq": self.seq}, arrays)
 
     def silent_s(self) -> float:
-        return float("inf") if self.heard is None else time.monotonic() - self.heard
+        """How long the learner has been of no use: silent, or (with steps waiting) taking none of them in."""
+        if self.heard is None:
+            return float("inf")
+        now = time.monotonic()
+        with self.lock:
+            waiting = self.ack is not None and self.seq > self.ack["received"]
+        return max(now - self.heard, now - self.progress_t if waiting else 0.0)
 
     def wait(self, ready, timeout_s: float, what: str):
         deadline = time.monotonic() + timeout_s
@@ -94,6 +101,11 @@ class LearnerLink:
                 raise RobotError(f"{what} within {timeout_s} s")
             time.sleep(0.01)
         return value
+
+    def ahead(self) -> int:
+        """Steps taken that the learner does not hold yet."""
+        with self.lock:
+            return self.seq - (self.ack["received"] if self.ack is not None else 0)
 
     def pending(self) -> int:
         with self.lock:
@@ -111,7 +123,10 @@ class LearnerLink:
         while not self._stop:
             now = time.monotonic()
             if now >= next_hello:
-                meta = {**self.hello_meta, "actor": self.actor_id, "weights": self.weights_version}
+                with self.lock:
+                    oldest = min(self.outbox, default=self.seq + 1)  # the learner cannot get anything older again
+                meta = {**self.hello_meta, "actor": self.actor_id, "oldest": oldest,
+                        "weights": self.weights[0] if self.weights is not None else -1}
                 try:
                     self.sock.send_multipart(wire.pack("hello", meta, self.hello_arrays), flags=zmq.NOBLOCK)
                 except zmq.Again:  # not connected yet: IMMEDIATE queues nothing for a learner that is not there
@@ -133,7 +148,8 @@ class LearnerLink:
     def _handle(self, frames: list[bytes]) -> None:
         try:
             kind, meta, arrays = wire.unpack(frames, wire.LEARNER_KINDS)
-            self.heard = time.monotonic()
+            if kind != "refused":  # a learner that refuses this actor is not one it can act for
+                self.heard = time.monotonic()
             match kind:
                 case "config":
                     self.config = wire.field(meta, "config", kind, str)
@@ -149,9 +165,11 @@ class LearnerLink:
                                       received + 1, self.durable)
                         if self.ack is not None and received < self.ack["received"]:
                             self.sent = max(received, self.durable)  # a restarted learner: send again what it lost
+                        if self.ack is None or received > self.ack["received"] or self.seq <= received:
+                            self.progress_t = time.monotonic()
                         self.durable = max(self.durable, durable)
-                    self.ack = meta
-                case "resend":
+                        self.ack = meta
+                case "resend":  # sent again from there (the learner asks once per gap)
                     received = wire.field(meta, "received", kind, int)
                     with self.lock:
                         self.sent = min(self.sent, max(received, self.durable))
@@ -167,9 +185,9 @@ class LearnerLink:
                         self.refused = reason
                 case "done":
                     self.done = True
-        except WireError as e:
+        except Exception as e:  # whatever a message provokes, the link thread goes on
             self.bad_messages += 1
-            log.warning("actor: message from the learner refused: %s", e)
+            log.warning("actor: message from the learner refused: %s: %s", e.__class__.__name__, str(e)[:200])
 
 
 def act(cfg: ActorConfig, progress: bool = True) -> dict:
@@ -197,7 +215,7 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
         ack = link.wait(lambda: link.ack, cfg.connect_timeout_s, f"the learner at {cfg.learner} did not take this "
                         f"actor's env")
         agent = build_agent(tcfg, env, None, device)
-        steps, episodes = ack["step"], ack["episode"]
+        steps, episodes = wire.field(ack, "step", "ack", int), wire.field(ack, "episode", "ack", int)
         rng = np.random.default_rng([tcfg.seed, steps, 1])  # exploration noise after a (re)start
         log.info("actor %s: connected to the learner at %s (step %d)", link.actor_id, cfg.learner, steps)
         bar = tqdm(total=tcfg.steps, initial=steps, disable=not progress, unit="step", dynamic_ncols=True,
@@ -214,6 +232,8 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
                     link.weights_version = version
 
         while not link.done:
+            if link.refused:
+                raise RobotError(f"the learner at {cfg.learner} refused this actor: {link.refused}")
             if link.silent_s() > cfg.learner_timeout_s:
                 holds += 1
                 log.error("actor: no answer from the learner at %s for %.0f s: holding the arm (no targets sent); "
@@ -222,6 +242,9 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
                 while link.silent_s() > 1.0 and not link.done:
                     time.sleep(0.05)
                 log.info("actor: the learner answers again; next episode")
+                continue
+            if link.ahead() > cfg.max_ahead_steps:  # the learner has this much to take in: no new episode yet
+                time.sleep(0.01)
                 continue
             apply_weights()
             obs, info = env.reset(seed=episode_seed(tcfg.seed, episodes))

@@ -130,3 +130,5 @@ class ActorConfig(Config):
     learner_timeout_s: float = Field(10.0, gt=0, description="learner silent this long: stop acting, hold the arm and "
                                      "wait for it (its weights are that old at most)")
     connect_timeout_s: float = Field(120.0, gt=0, description="give up when no learner answers within this long")
+    max_ahead_steps: int = Field(2000, ge=1, description="no new episode while more steps than this wait for the "
+                                 "learner (a simulator outrunning it; bounds what the actor keeps in memory)")

@@ -54,16 +54,18 @@ log = logging.getLogger(__name__)
 
 def spaces_from_meta(meta: dict) -> SimpleNamespace:
     """An env's spaces (observation_space, action_space) from a hello, checked: no env on this machine."""
-    try:
-        obs = {k: spaces.Box(-np.inf if np.dtype(v["dtype"]).kind == "f" else 0,
-                             np.inf if np.dtype(v["dtype"]).kind == "f" else 255,
-                             tuple(int(d) for d in v["shape"]), np.dtype(v["dtype"]))
-               for k, v in meta["observation"].items()}
-        action_dim = int(meta["action_dim"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise WireError(f"hello: spaces do not describe an env ({e.__class__.__name__}: {e})") from None
-    if not 1 <= action_dim <= 64 or any(len(b.shape) > 3 or any(d < 1 or d > 4096 for d in b.shape) for b in obs.values()):
-        raise WireError(f"hello: implausible spaces {meta['observation']} / action_dim {action_dim}")
+    observation, action_dim = meta.get("observation"), meta.get("action_dim")
+    ok = isinstance(observation, dict) and 0 < len(observation) <= 8 and type(action_dim) is int and 1 <= action_dim <= 64
+    for k, v in (observation.items() if ok else ()):
+        shape = v.get("shape") if isinstance(v, dict) else None
+        ok = ok and isinstance(k, str) and v.get("dtype") in ("uint8", "float32", "float64") and isinstance(shape, list) \
+            and 1 <= len(shape) <= 3 and all(type(d) is int and 1 <= d <= 1024 for d in shape) \
+            and int(np.prod(shape)) <= 1024 * 1024 * 3
+    if not ok:  # checked before anything is allocated from it
+        raise WireError(f"hello: spaces {str(meta)[:200]} do not describe an env (dict of name -> shape (1-3 dims, "
+                        f"each 1..1024) and dtype uint8/float32/float64, action_dim 1..64)")
+    obs = {k: spaces.Box(-np.inf if v["dtype"] != "uint8" else 0, np.inf if v["dtype"] != "uint8" else 255,
+                         tuple(v["shape"]), np.dtype(v["dtype"])) for k, v in observation.items()}
     return SimpleNamespace(observation_space=spaces.Dict(obs), action_space=spaces.Box(-1.0, 1.0, (action_dim,), np.float32))
 
 
@@ -76,6 +78,7 @@ class Learner:
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a message to an actor that has gone is dropped, not an error
+        self.sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)
         try:
             self.sock.bind(cfg.bind)
         except zmq.ZMQError as e:
@@ -181,7 +184,10 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
         try:
             env_spec, spaces_json = spaces_from_meta(meta["spaces"]), json.dumps(meta["spaces"], sort_keys=True)
             goal = arrays.get("goal")
+            if cfg.value is not None:
+                wire.array(arrays, "goal", "hello", (cfg.image_size, cfg.image_size, 3), np.uint8)
         except WireError as e:
+            env_spec = None
             link.send(peer, "refused", reason=str(e))
     guide = _guide_from_goal(cfg, goal, device)
     agent = build_agent(cfg, env_spec, guide if "critic-init" in cfg.mode else None, device)
@@ -241,8 +247,18 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
                               replay=replay, state=state, rng=rng, extra={"demos": demos.state_dict()})
         durable = state["received"]
 
+    resent = {"received": -1, "t": 0.0}
+
     def take(msg) -> None:
-        """One message from the actor: a hello answered, a step held (reward shaped, episode closed)."""
+        """One message from the actor: a hello answered, a step held (reward shaped, episode closed). Anything a
+        peer sends that does not fit is counted and skipped; the run goes on."""
+        try:
+            _take(msg)
+        except (WireError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+            link.bad_messages += 1
+            log.warning("learner: message refused: %s: %s", e.__class__.__name__, str(e)[:200])
+
+    def _take(msg) -> None:
         nonlocal durable, finished
         peer, actor_id, kind, meta, arrays = msg
         if not link.admit(peer, actor_id):
@@ -250,6 +266,11 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
         if actor_id != state["actor"]:  # a restarted actor: its steps count from 1; its old episode is over
             state["actor"], state["received"], durable = actor_id, 0, 0
             episode["prev"] = None
+        oldest = wire.field(meta, "oldest", kind, int) if "oldest" in meta else None
+        if oldest is not None and oldest > state["received"] + 1:  # the actor no longer has what comes next
+            log.error("learner: steps %d-%d are gone (the actor dropped them after a checkpoint this learner "
+                      "does not have); going on from step %d's episode start", state["received"] + 1, oldest - 1, oldest)
+            state["received"], episode["prev"] = oldest - 1, None
         if kind == "hello":
             if "spaces" not in meta:
                 link.send(peer, "config", config=cfg.to_json())
@@ -261,20 +282,21 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             return
         if finished:  # the run has its steps; the updates still due are being made
             return
-        try:
-            seq = wire.field(meta, "seq", kind, int)
-            if seq <= state["received"]:
-                return  # sent again after a gap or a restart: already held
-            if seq != state["received"] + 1:
+        seq = wire.field(meta, "seq", kind, int)
+        if seq <= state["received"]:
+            return  # sent again after a gap or a restart: already held
+        if seq != state["received"] + 1:  # a gap: ask once (again after a second), not once per step in flight
+            if resent["received"] != state["received"] or time.monotonic() - resent["t"] > 1.0:
                 link.send(peer, "resend", received=state["received"])
-                return
-            first = wire.field(meta, "t", kind, int) == 0
+                resent.update(received=state["received"], t=time.monotonic())
+            return
+        first = wire.field(meta, "t", kind, int) == 0
+        try:
             _, _, flags, r_env, obs, first_obs, action, image, first_image = _check_step(
                 kind, meta, arrays, spec, env_spec.action_space.shape[0], image_shape, first)
-        except WireError as e:
-            link.bad_messages += 1
-            log.warning("learner: step refused: %s", e)
-            return
+        except WireError:
+            state["received"], episode["prev"] = seq, None  # skipped for good: resending it would change nothing
+            raise
         if first or episode["prev"] is None:
             if not first:  # the rest of an episode whose start this learner does not hold: skipped
                 state["received"] = seq
@@ -319,8 +341,8 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             # Everything waiting is taken in before the next update (a burst is bounded): heartbeats are answered
             # at once however far the updates lag, and the actor never mistakes a busy learner for a dead one.
             msg = None
-            for taken in range(256):
-                if finished or (msg := link.recv(0 if due or taken else 20)) is None:
+            for taken in range(256):  # also once finished: hellos are answered while the last updates run
+                if (msg := link.recv(0 if due or taken else 20)) is None:
                     break
                 take(msg)
             if msg is None and not due and watch is not None and (error := watch()):
@@ -329,7 +351,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             if finished and not due:  # every update the steps call for is made, also when the actor ran ahead
                 break
             if due:
-                n = n_demo if len(demos) else 0
+                n = n_demo if len(demos) >= n_demo else 0  # once there are enough interventions for their share
                 batch = replay.sample(cfg.batch_size - n, rng, cfg.gamma, device)
                 if n:
                     batch = concat_batches(batch, demos.sample(n, rng, cfg.gamma, device))

@@ -18,12 +18,12 @@ import json
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
 from safetensors.numpy import load as st_load, save as st_save
 
 ACTOR_KINDS = ("hello", "step")
 LEARNER_KINDS = ("config", "welcome", "ack", "weights", "resend", "refused", "done")
 MAX_META_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = 256 << 20  # ZMQ_MAXMSGSIZE of both sockets: a peer cannot make either side allocate more
 
 
 class WireError(ValueError):
@@ -46,24 +46,26 @@ def unpack(frames: list[bytes], kinds: tuple[str, ...]) -> tuple[str, dict, dict
         raise WireError(f"{kind}: JSON part is {len(meta_b)} bytes, more than {MAX_META_BYTES}")
     try:
         meta = json.loads(meta_b)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WireError(f"{kind}: JSON part does not parse ({e})") from None
+    except (ValueError, RecursionError) as e:  # bad JSON, bad UTF-8, integers too long, nesting too deep
+        raise WireError(f"{kind}: JSON part does not parse ({e.__class__.__name__}: {str(e)[:80]})") from None
     if not isinstance(meta, dict):
         raise WireError(f"{kind}: JSON part is a {type(meta).__name__}, expected an object")
     try:
         arrays = st_load(body) if body else {}
-    except (SafetensorError, ValueError, OverflowError) as e:
-        raise WireError(f"{kind}: arrays are not a safetensors buffer ({e})") from None
+    except Exception as e:  # SafetensorError, dtypes numpy lacks (bf16, f8): anything the buffer can provoke
+        raise WireError(f"{kind}: arrays are not a safetensors buffer numpy can hold ({e.__class__.__name__}: "
+                        f"{str(e)[:80]})") from None
     return kind, meta, arrays
 
 
 def field(meta: dict, name: str, kind: str, types: type | tuple[type, ...]):
-    """meta[name], checked to be of `types` (bool is never taken for an int)."""
+    """meta[name], checked to be of `types` (bool is never taken for an int; numbers finite, ints within int64)."""
     types = types if isinstance(types, tuple) else (types,)
     if name not in meta:
         raise WireError(f"{kind}: field {name!r} is missing")
     v = meta[name]
-    if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+    if not isinstance(v, types) or (isinstance(v, bool) and bool not in types) or (
+            isinstance(v, float) and not np.isfinite(v)) or (isinstance(v, int) and abs(v) > 2**62):
         raise WireError(f"{kind}: field {name!r} is {type(v).__name__} {str(v)[:40]}, expected "
                         f"{' or '.join(t.__name__ for t in types)}")
     return v

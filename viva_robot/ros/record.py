@@ -61,8 +61,10 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
                       f"{robot.joint_states_topic} / {robot.ee_pose_topic}")
         s = robot.image_size
         state_dim = 7 + len(link.joints)
+        # recordings made before interventions and labels were stored are appended to without them
+        flags = ("intervention", "label") if not cfg.out.exists() or (cfg.out / "data" / "intervention").exists() else ()
         writer = DatasetWriter(cfg.out, source=f"ros:{cfg.robot.stem}", fps=robot.control_hz, resolution=(s, s),
-                               state_dim=state_dim, action_dim=7, with_success=True, flags=("intervention", "label"),
+                               state_dim=state_dim, action_dim=7, with_success=True, flags=flags,
                                attrs={"robot_config": robot.to_dict()})
         first = writer.num_episodes
         for k in range(cfg.episodes):
@@ -107,6 +109,7 @@ def record(cfg: RecordConfig, progress: bool = True) -> dict:
 
 def _commit(writer: DatasetWriter, index: int, rows: list[tuple], language: str) -> None:
     frames, states, actions, flags, interventions, labels = zip(*rows)
+    both = "data/intervention" in writer.root
     writer.append(Episode(rgb=np.stack(frames), key=f"ros-{index:06d}-{time.strftime('%Y%m%dT%H%M%S')}",
                           state=np.stack(states), action=np.stack(actions), success=np.array(flags), language=language,
-                          intervention=np.array(interventions), label=np.array(labels)))
+                          intervention=np.array(interventions) if both else None, label=np.array(labels) if both else None))

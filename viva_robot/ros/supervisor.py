@@ -60,6 +60,7 @@ class SupervisorNode(Node):
         self.refusals: Counter[str] = Counter()  # messages refused on their header, before the filter exists too
         self.refused = ""  # the newest refusal, what arrived and what was expected
         self._refused_key = ""
+        self._teleop_refused_key = ""
 
         self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], 100)  # a slow reader loses none
         self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
@@ -146,14 +147,17 @@ class SupervisorNode(Node):
 
     def _on_teleop(self, msg: Twist) -> None:
         """Teleop drives the arm through the agent's env (as targets that pass the rules like any other); here
-        it is only checked, so that a device out of its limits shows in this node's status."""
+        it is only checked, so that a device out of its limits shows in this node's status. The angular part
+        must be finite; its size is not limited: the env holds the orientation and uses the linear part only."""
         lin, ang = msg.linear, msg.angular
         bad = check_teleop([lin.x, lin.y, lin.z], [ang.x, ang.y, ang.z], self.p["teleop_max_speed_m_s"])
         if bad is not None:
             self.refusals[bad[0]] += 1
-            if bad[0] != self._refused_key:
+            if bad[0] != self._teleop_refused_key:  # a device stuck out of its limits: logged once per run of them
                 self._audit_write("refused", [bad[1]], None)
-            self.refused, self._refused_key = bad[1], bad[0]
+            self.refused, self._teleop_refused_key = bad[1], bad[0]
+        else:
+            self._teleop_refused_key = ""
 
     def _on_gripper(self, msg: Float32) -> None:
         if self.filter is None or self.filter.estopped or self.state != "ok" or not np.isfinite(msg.data):
