@@ -163,10 +163,15 @@ class LearnerLink:
                             log.error("actor: the learner holds steps up to %d only, its last checkpoint held %d: "
                                       "steps %d-%d are lost (was its checkpoint removed?)", received, self.durable,
                                       received + 1, self.durable)
-                        if self.ack is not None and received < self.ack["received"]:
-                            self.sent = max(received, self.durable)  # a restarted learner: send again what it lost
+                        now = time.monotonic()
                         if self.ack is None or received > self.ack["received"] or self.seq <= received:
-                            self.progress_t = time.monotonic()
+                            self.progress_t = now
+                        if received < self.sent and (
+                                (self.ack is not None and received < self.ack["received"]) or now - self.progress_t > 1.0):
+                            # a restarted learner, or steps lost with a dead connection (nothing newer arrives, so
+                            # the learner sees no gap to ask about): send again what it does not hold
+                            self.sent = max(received, self.durable)
+                            self.progress_t = now
                         self.durable = max(self.durable, durable)
                         self.ack = meta
                 case "resend":  # sent again from there (the learner asks once per gap)
