@@ -672,6 +672,17 @@ def test_record_play_episodes_into_a_dataset(env, tmp_path):
     limits = load_limits(LIMITS)
     assert (ep.action[:, :3] >= np.array(limits.workspace_min) - 1e-6).all()
     assert (ep.action[:, :3] <= np.array(limits.workspace_max) + 1e-6).all()
+    assert ep.intervention.shape == (6,) and ep.label.shape == (6,)
+    # a recording made before interventions and labels were stored is still appended to (without them)
+    from viva_robot.data.dataset import DatasetWriter, Episode
+
+    old = tmp_path / "old.zarr"
+    DatasetWriter(old, source="ros:sim-franka", fps=10.0, resolution=(64, 64), state_dim=16, action_dim=7,
+                  with_success=True).append(Episode(rgb=ep.rgb, key="old-000", state=ep.state, action=ep.action,
+                                                    success=ep.success))
+    assert main(["record", str(old), "--robot", str(ROBOT), "--episodes", "1", "--steps", "4", "-q"]) == 0
+    ds = VideoDataset(old)
+    assert ds.num_episodes == 2 and not ds.has("intervention") and ds.load_episode(1).intervention is None
 
 
 def test_value_monitor_publishes_the_value_of_live_frames(env, tmp_path):
