@@ -426,16 +426,12 @@ def test_an_operator_success_label_ends_the_episode_and_is_the_reward_without_a_
         labelled.close()
 
 
-def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
-    """Learner and actor as two processes beside the simulated robot and the supervisor. The learner stalled
-    (SIGSTOP), then killed after a checkpoint: the actor sends no more targets (the arm holds) and waits; the
-    learner resumed -> the actor sends what it lost. Then the actor killed and a new one started: the learner
-    keeps its buffer and the new actor takes over. The run completes with every step held once."""
+def split_run(env, tmp_path: Path):
+    """What a learner + actor test needs: a goal PNG (the current frame), a free loopback address, the run
+    directory, the shared log and viva(*args) starting `viva-robot ARGS` as a process on this test's DDS domain."""
     import socket
 
     from PIL import Image as PILImage
-
-    from viva_robot.rl.train import load_train_checkpoint
 
     goal = tmp_path / "goal.png"
     PILImage.fromarray(env.render()).save(goal)
@@ -447,6 +443,17 @@ def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
     def viva(*args: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "viva_robot.cli", "-q", *args], stdout=open(log, "a"),
                                 stderr=subprocess.STDOUT, env={**os.environ, "ROS_DOMAIN_ID": DOMAIN, "OMP_NUM_THREADS": "1"})
+    return goal, bind, run, log, viva
+
+
+def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
+    """Learner and actor as two processes beside the simulated robot and the supervisor. The learner stalled
+    (SIGSTOP), then killed after a checkpoint: the actor sends no more targets (the arm holds) and waits; the
+    learner resumed -> the actor sends what it lost. Then the actor killed and a new one started: the learner
+    keeps its buffer and the new actor takes over. The run completes with every step held once."""
+    from viva_robot.rl.train import load_train_checkpoint
+
+    goal, bind, run, log, viva = split_run(env, tmp_path)
 
     def holding_after(t0: float) -> float:
         """When the actor next says it holds (monotonic), waiting for it."""
@@ -499,118 +506,13 @@ def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
     assert lengths[0] == 20 and 0 <= progress["step"] - sum(lengths) < 20, lengths  # the killed actor's unfinished one
 
 
-def twist(x=0.0, y=0.0, z=0.0) -> Twist:
-    msg = Twist()
-    msg.linear.x, msg.linear.y, msg.linear.z = float(x), float(y), float(z)
-    return msg
-
-
-def test_a_human_intervention_drives_the_arm_is_flagged_and_bounded(env):
-    """Twists on /viva/teleop replace the policy's action while they keep coming; out-of-limit ones are refused
-    and counted by the env and in the supervisor's status; recordings flag the steps a human drove."""
-    env.reset()
-    node = env.link.node
-    pub = node.create_publisher(Twist, "/viva/teleop", 10)
-    env.link.wait_for(lambda: pub.get_subscription_count() >= 2, 5.0, "env and supervisor on /viva/teleop")
-    policy = np.array([-1.0, 0.0, 0.0, 1.0], np.float32)  # the policy pushes -x and closes the gripper
-    start = position(env)
-    for _ in range(6):
-        pub.publish(twist(y=0.1))  # the operator: +y at 10 cm/s = 1 cm per 10 Hz step = action 0.5
-        env.link.wait_for(lambda: env.link.active_teleop() is not None, 1.0, "the twist")
-        obs, reward, terminated, truncated, info = env.step(policy)
-        assert info["intervention"] and "fault" not in info, info
-        np.testing.assert_allclose(info["action"], [0.0, 0.5, 0.0, -1.0], atol=1e-6)  # gripper kept open
-    moved = position(env) - start
-    assert moved[1] > 0.03 and moved[0] > -0.01, moved  # the arm followed the human, not the policy
-    pub.publish(twist())  # keys released: the policy drives again at once
-    time.sleep(0.05)
-    obs, reward, terminated, truncated, info = env.step(policy)
-    assert not info["intervention"] and info["action"][0] == -1.0
-    refused = dict(env.link.teleop_refused)
-    for bad in (twist(x=5.0), twist(x=np.nan)):
-        pub.publish(bad)
-        time.sleep(0.05)
-        obs, reward, terminated, truncated, info = env.step(policy)
-        assert not info["intervention"]
-    assert env.link.teleop_refused["teleop command outside its limits"] == refused.get("teleop command outside its limits", 0) + 1
-    assert env.link.teleop_refused["non-finite teleop command"] == refused.get("non-finite teleop command", 0) + 1
-    status = wait_status(env, lambda s: s["counts"].get("non-finite teleop command", 0) >= 1, 2.0)
-    assert status["counts"]["teleop command outside its limits"] >= 1
-    node.destroy_publisher(pub)
-
-
-def test_an_operator_success_label_ends_the_episode_and_is_the_reward_without_a_detector(procs):
-    from viva_robot.cli import main
-    from viva_robot.data.dataset import VideoDataset
-
-    labelled = RosEnv(load_robot_config(ROBOT, {"max_steps": 20, "connect_timeout_s": 60.0, "success_topic": ""}))
-    try:
-        labelled.reset()
-        node = labelled.link.node
-        label = node.create_publisher(Bool, "/viva/operator/success", 10)
-        labelled.link.wait_for(lambda: label.get_subscription_count() >= 1, 5.0, "env on /viva/operator/success")
-        for _ in range(3):
-            obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
-            assert reward == 0.0 and not terminated and not info["label"]
-        label.publish(Bool(data=True))
-        time.sleep(0.05)
-        obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
-        assert info["label"] and info["success"] and reward == 1.0 and terminated and not truncated
-        labelled.reset()  # a new episode starts unlabelled
-        obs, reward, terminated, truncated, info = labelled.step(np.zeros(4, np.float32))
-        assert not info["label"] and reward == 0.0
-        # a recording stores both flags: the operator drives for a while, then labels a success
-        teleop = node.create_publisher(Twist, "/viva/teleop", 10)
-        labelled.link.wait_for(lambda: teleop.get_subscription_count() >= 2, 5.0, "env and supervisor on /viva/teleop")
-        out = procs["tmp"] / "labelled.zarr"
-        import threading
-
-        before = (teleop.get_subscription_count(), label.get_subscription_count())
-        labelled.link.wait_for(lambda: teleop.get_subscription_count() == before[0], 5.0, "teleop subscribers")
-
-        def operator():  # once the recorder listens and records (its dataset exists from its first step on)
-            labelled.link.wait_for(lambda: (teleop.get_subscription_count(), label.get_subscription_count()) ==
-                                   (before[0] + 1, before[1] + 1), 30.0, "the recorder on both topics")
-            labelled.link.wait_for(out.exists, 30.0, "the recording to start")
-            time.sleep(0.3)
-            for _ in range(10):
-                teleop.publish(twist(y=0.05))
-                time.sleep(0.05)
-            teleop.publish(twist())
-            label.publish(Bool(data=True))
-
-        t = threading.Thread(target=operator)
-        t.start()
-        assert main(["record", str(out), "--robot", str(ROBOT), "--episodes", "1", "--steps", "20", "-q"]) == 0
-        t.join()
-        ep = VideoDataset(out).load_episode(0)
-        assert ep.intervention.dtype == bool and 2 <= ep.intervention.sum() <= 10, ep.intervention
-        assert ep.label.sum() == 1 and ep.success[np.flatnonzero(ep.label)[0]]
-        assert np.flatnonzero(ep.label)[0] > np.flatnonzero(ep.intervention)[-1]
-    finally:
-        labelled.close()
-
-
 def test_a_killed_learner_holds_the_arm_and_a_resumed_one_loses_nothing(env, procs, tmp_path):
     """Learner and actor as two processes beside the simulated robot and the supervisor: the learner killed
     after a checkpoint -> the actor sends no more targets (the arm holds) and waits; the learner started again
     with --resume -> the actor sends what it lost and the run completes with every step, in order."""
-    import socket
-
-    from PIL import Image as PILImage
-
     from viva_robot.rl.train import load_train_checkpoint
 
-    goal = tmp_path / "goal.png"
-    PILImage.fromarray(env.render()).save(goal)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        bind = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
-    run, log = tmp_path / "run", tmp_path / "split.log"
-
-    def viva(*args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "viva_robot.cli", "-q", *args], stdout=open(log, "a"),
-                                stderr=subprocess.STDOUT, env={**os.environ, "ROS_DOMAIN_ID": DOMAIN, "OMP_NUM_THREADS": "1"})
+    goal, bind, run, log, viva = split_run(env, tmp_path)
 
     learner = viva("learner", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs",
                    "pixels+state", "--steps", "60", "--random-steps", "20", "--max-steps", "20", "--batch-size", "8",
