@@ -56,6 +56,12 @@ def finish(proc: subprocess.Popen, timeout_s: float, log: Path) -> None:
             proc.kill()
 
 
+def kill(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+
+
 def final_progress(run: Path) -> tuple[dict, dict]:
     path = sorted((run / "checkpoints").glob("step_*.pt"))[-1]
     payload = load_train_checkpoint(path)
@@ -101,9 +107,7 @@ def test_a_stalled_then_killed_learner_resumes_and_nothing_the_actor_recorded_is
         finish(learner, 180, log)
         finish(actor, 30, log)
     finally:
-        for p in (learner, actor):
-            if p.poll() is None:
-                p.kill()
+        kill(learner, actor)
     progress, payload = final_progress(run)
     # the resumed learner held steps up to its checkpoint's; the actor sent the rest again, in order, none missing
     # (an episode the learner's silence cut short, if the actor was not far ahead, is kept as it was)
@@ -129,9 +133,7 @@ def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
         finish(learner, 180, log)
         finish(second, 30, log)
     finally:
-        for p in (learner, first):
-            if p.poll() is None:
-                p.kill()
+        kill(learner, first)
     text = log.read_text()
     assert re.search(r"learner: actor \w+ silent for \d\.\d s; actor \w+ takes over", text), text[-2000:]
     progress, payload = final_progress(run)
@@ -163,9 +165,7 @@ def test_malformed_messages_from_a_hostile_peer_are_refused_and_the_run_goes_on(
     finally:
         rogue.close(0)
         ctx.term()
-        for p in (learner, actor):
-            if p.poll() is None:
-                p.kill()
+        kill(learner, actor)
     text = log.read_text()
     assert "message has 1 frames, expected 3 (kind, JSON, safetensors)" in text
     assert "unknown message kind 'exec'; expected one of hello, step" in text

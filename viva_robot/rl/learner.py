@@ -32,7 +32,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import torch
 import zmq
 from gymnasium import spaces
 from tqdm import tqdm
@@ -43,11 +42,10 @@ from viva_robot.rl import wire
 from viva_robot.rl.config import TrainConfig
 from viva_robot.rl.guidance import shaped_reward
 from viva_robot.rl.replay import ReplayBuffer, concat_batches
-from viva_robot.rl.train import (_guide_from_goal, _prepare_run_dir, agent_obs, build_agent, obs_spec, open_run,
-                                 recorder, save_train_checkpoint)
+from viva_robot.rl.train import (_guide_from_goal, build_agent, obs_spec, open_run, recorder, restore,
+                                 save_train_checkpoint, start_run)
 from viva_robot.rl.wire import WireError
 from viva_robot.robot.config import RobotError
-from viva_robot.value.networks import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +155,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
     if cfg.prior is not None:
         raise ConfigError("prior data with a separate actor is not supported yet: run `viva-robot train --backend sim` "
                           "for RLPD, or drop --prior")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    resumed = _prepare_run_dir(cfg)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    device, resumed, rng = start_run(cfg)
     link = Learner(cfg, on_bound)
     log.info("learner: listening on %s; start the actor with `viva-robot actor --learner %s`", link.address,
              link.address.replace("0.0.0.0", "HOST"))
@@ -198,13 +191,9 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
     state = {"step": 0, "episode": 0, "updates": 0, "next_checkpoint": cfg.checkpoint_every, "next_log": cfg.log_every,
              "wall_s": 0.0, "received": 0, "actor": "", "weights": 0}
     if resumed is not None:
-        agent.load_state_dict(resumed["agent"])
-        replay.load_state_dict(resumed["replay"])
+        state = restore(resumed, agent, replay, rng)
         if "demos" in resumed:
             demos.load_state_dict(resumed["demos"])
-        torch.set_rng_state(resumed["torch_rng"])
-        rng.bit_generator.state = json.loads(resumed["numpy_rng"])
-        state = resumed["progress"]
         if state.get("spec") != spaces_json:
             link.close()
             raise ConfigError(f"{cfg.resume}: the actor's env has spaces {spaces_json}, the run was trained with "

@@ -237,6 +237,29 @@ def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
     return payload
 
 
+def start_run(cfg: TrainConfig) -> tuple[torch.device, dict | None, np.random.Generator]:
+    """How every training loop begins: torch threads, the device, the checkpoint to resume (checked, or None for a
+    new run) and the seeded RNGs."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    resumed = _prepare_run_dir(cfg)
+    torch.manual_seed(cfg.seed)
+    return device, resumed, np.random.default_rng(cfg.seed)
+
+
+def restore(resumed: dict, agent: SAC, replay: ReplayBuffer, rng: np.random.Generator) -> dict:
+    """A resumed checkpoint's agent, replay buffer and RNG states into this run's; returns its progress."""
+    agent.load_state_dict(resumed["agent"])
+    replay.load_state_dict(resumed["replay"])
+    torch.set_rng_state(resumed["torch_rng"])
+    # policy noise and image shifts draw here on a GPU (checkpoints of 2026-11-24 and before do not store it)
+    if resumed.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(resumed["cuda_rng"])
+    rng.bit_generator.state = json.loads(resumed["numpy_rng"])
+    return resumed["progress"]
+
+
 def open_run(cfg: TrainConfig, state: dict, resumed: dict | None):
     """Lock the run directory (the first write to it; everything before only checks and reads), refuse it when
     another process wrote meanwhile, save the config, open metrics.jsonl and TensorBoard (cut back to the
@@ -267,12 +290,7 @@ def recorder(metrics_file, tb, state: dict):
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """One process: act, update, evaluate, checkpoint (the env waits for the updates). `viva-robot train --backend
     ros` runs rl/learner.py's `train_apart` instead: the robot must not wait for a learner."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    resumed = _prepare_run_dir(cfg)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    device, resumed, rng = start_run(cfg)
     env = make_env(cfg, camera=cfg.obs != "state" or cfg.value is not None)
     guide = _guide(cfg, env, device)
     agent = build_agent(cfg, env, guide if "critic-init" in cfg.mode else None, device)
@@ -282,14 +300,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     state = {"step": 0, "episode": 0, "next_eval": cfg.eval_every, "next_checkpoint": cfg.checkpoint_every,
              "next_log": cfg.log_every, "wall_s": 0.0}
     if resumed is not None:
-        agent.load_state_dict(resumed["agent"])
-        replay.load_state_dict(resumed["replay"])
-        torch.set_rng_state(resumed["torch_rng"])
-        # policy noise and image shifts draw here on a GPU (checkpoints of 2026-11-24 and before do not store it)
-        if resumed.get("cuda_rng") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(resumed["cuda_rng"])
-        rng.bit_generator.state = json.loads(resumed["numpy_rng"])
-        state = resumed["progress"]
+        state = restore(resumed, agent, replay, rng)
     lock, metrics_file, tb = open_run(cfg, state, resumed)
     eval_env = blind_env = None
     recent = deque(maxlen=20)  # success of the latest training episodes, for the progress bar

@@ -59,8 +59,7 @@ class SupervisorNode(Node):
         self._last_image: float | None = None
         self.refusals: Counter[str] = Counter()  # messages refused on their header, before the filter exists too
         self.refused = ""  # the newest refusal, what arrived and what was expected
-        self._refused_key = ""
-        self._teleop_refused_key = ""
+        self._refusing: dict[str, str] = {}  # stream -> key of its current run of refusals (audited once)
 
         self.command_pub = self.create_publisher(PoseStamped, p["command_topic"], 100)  # a slow reader loses none
         self.gripper_pub = self.create_publisher(Float32, p["gripper_command_topic"], RELIABLE_DEPTH)
@@ -91,12 +90,16 @@ class SupervisorNode(Node):
         bad = check_header(msg.header.frame_id, stamp_to_s(msg.header.stamp), now, self.p["frame_id"], self.limits, what)
         if bad is None:
             return False
-        key, detail = bad
-        self.refusals[key] += 1
-        if what == "target" or key != self._refused_key:  # refused poses at the robot's rate: once per run of them
-            self._audit_write("refused", [detail], None)
-        self.refused, self._refused_key = detail, key
+        self._note_refusal(what, *bad, every=what == "target")  # poses come at the robot's rate: once per run
         return True
+
+    def _note_refusal(self, stream: str, key: str, detail: str, every: bool = False) -> None:
+        """Count a refused message under its fixed key, keep its detail for the status, and audit it: every one,
+        or (`every` False) the first of each run of the same refusal on this stream."""
+        self.refusals[key] += 1
+        if every or self._refusing.get(stream) != key:
+            self._audit_write("refused", [detail], None)
+        self.refused, self._refusing[stream] = detail, key
 
     def _on_pose(self, msg: PoseStamped) -> None:
         if self._refuse(msg, "robot pose"):
@@ -106,7 +109,8 @@ class SupervisorNode(Node):
             if self.filter is not None:
                 self.filter.counts["non-finite robot pose"] += 1
             return
-        self._measured, self._refused_key = pose, ""
+        self._measured = pose
+        self._refusing.pop("robot pose", None)
         t = self.now()
         if self.filter is None:
             try:
@@ -152,12 +156,9 @@ class SupervisorNode(Node):
         lin, ang = msg.linear, msg.angular
         bad = check_teleop([lin.x, lin.y, lin.z], [ang.x, ang.y, ang.z], self.p["teleop_max_speed_m_s"])
         if bad is not None:
-            self.refusals[bad[0]] += 1
-            if bad[0] != self._teleop_refused_key:  # a device stuck out of its limits: logged once per run of them
-                self._audit_write("refused", [bad[1]], None)
-            self.refused, self._teleop_refused_key = bad[1], bad[0]
+            self._note_refusal("teleop", *bad)  # a device stuck out of its limits: audited once per run of them
         else:
-            self._teleop_refused_key = ""
+            self._refusing.pop("teleop", None)
 
     def _on_gripper(self, msg: Float32) -> None:
         if self.filter is None or self.filter.estopped or self.state != "ok" or not np.isfinite(msg.data):
