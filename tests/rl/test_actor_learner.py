@@ -124,7 +124,8 @@ def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
     run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
     learner = start("learner", *LEARNER, "--steps", "300", "--checkpoint-every", "100", "--bind", bind,
                     "--out", str(run), log=log)
-    first = start("actor", "--learner", bind, log=log)
+    # never far ahead of the learner, so the run needs the second actor's steps
+    first = start("actor", "--learner", bind, "--max-ahead-steps", "10", log=log)
     try:
         wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint")
         first.kill()
@@ -142,6 +143,29 @@ def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
     lengths = [json.loads(line)["length"] for line in (run / "metrics.jsonl").read_text().splitlines()
                if json.loads(line)["kind"] == "episode"]
     assert set(lengths) == {50} and 0 <= progress["step"] - sum(lengths) < 50  # that one is not an episode row
+
+
+def test_an_actor_that_comes_after_the_run_has_its_steps_is_told_so_and_ends(tmp_path):
+    """A replacement actor that reaches the learner only while its last updates run is answered `done` (a learner
+    that only refused it would leave it waiting for a place that never frees)."""
+    from viva_robot.rl.config import TrainConfig
+    from viva_robot.rl.learner import Learner
+
+    bind, log = f"tcp://127.0.0.1:{free_port()}", tmp_path / "log.txt"
+    link = Learner(TrainConfig(task="door", obs="state", bind=bind, out=tmp_path / "run"))
+    link.actor_id, link.heard, link.finished = "the-first", time.monotonic(), True  # it is still heard from
+    actor = start("actor", "--learner", bind, log=log)
+    try:
+        deadline = time.monotonic() + 60
+        while actor.poll() is None and time.monotonic() < deadline:
+            if (msg := link.recv(50)) is not None:
+                assert msg[2] == "hello" and not link.admit(msg[0], msg[1])
+        finish(actor, 1, log)
+    finally:
+        kill(actor)
+        link.close()
+    text = log.read_text()
+    assert "has finished its run; nothing to do" in text and "0 steps sent in 0 episodes" in text
 
 
 def test_malformed_messages_from_a_hostile_peer_are_refused_and_the_run_goes_on(tmp_path):

@@ -203,9 +203,20 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
     link = LearnerLink(cfg.learner, uuid.uuid4().hex[:12])
     env = None
     steps = episodes = holds = 0
+
+    def report() -> dict:
+        log.info("actor %s: %d steps sent in %d episodes, held %d time(s) for the learner", link.actor_id, link.seq,
+                 episodes, holds)
+        return {"steps": steps, "episodes": episodes, "holds": holds, "sent": link.seq,
+                "bad_messages": link.bad_messages, "actor": link.actor_id}
+
     try:
-        raw = link.wait(lambda: link.config, cfg.connect_timeout_s, f"no learner answered at {cfg.learner} (is "
-                        f"`viva-robot learner` running there, listening on an address this machine reaches?)")
+        link.wait(lambda: link.config or link.done, cfg.connect_timeout_s, f"no learner answered at {cfg.learner} "
+                  f"(is `viva-robot learner` running there, listening on an address this machine reaches?)")
+        if link.done:  # this actor came after the run had its steps (it replaced a killed one, say)
+            log.info("actor %s: the learner at %s has finished its run; nothing to do", link.actor_id, cfg.learner)
+            return report()
+        raw = link.config
         learner_cfg = TrainConfig.model_validate_json(raw)
         local = {k: v for k, v in (("robot", cfg.robot), ("goal_image", cfg.goal_image)) if v is not None}
         try:
@@ -217,8 +228,11 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
         goal = env.goal_image
         link.hello_arrays = {"goal": goal} if goal is not None else None
         link.hello_meta = {"spaces": wire.spaces_to_meta(env)}
-        ack = link.wait(lambda: link.ack, cfg.connect_timeout_s, f"the learner at {cfg.learner} did not take this "
-                        f"actor's env")
+        ack = link.wait(lambda: link.ack or link.done, cfg.connect_timeout_s, f"the learner at {cfg.learner} did "
+                        f"not take this actor's env")
+        if link.done:
+            log.info("actor %s: the learner at %s has finished its run; nothing to do", link.actor_id, cfg.learner)
+            return report()
         agent = build_agent(tcfg, env, None, device)
         steps, episodes = wire.field(ack, "step", "ack", int), wire.field(ack, "episode", "ack", int)
         rng = np.random.default_rng([tcfg.seed, steps, 1])  # exploration noise after a (re)start
@@ -286,8 +300,4 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
         if env is not None:
             env.close()
         link.close()
-    result = {"steps": steps, "episodes": episodes, "holds": holds, "sent": link.seq,
-              "bad_messages": link.bad_messages, "actor": link.actor_id}
-    log.info("actor %s: %d steps sent in %d episodes, held %d time(s) for the learner", link.actor_id, link.seq,
-             episodes, holds)
-    return result
+    return report()

@@ -89,6 +89,7 @@ class Learner:
         self.actor_id = ""
         self.heard = 0.0  # time.monotonic of the current actor's last message
         self.bad_messages = 0
+        self.finished = False  # the run has its steps: a newcomer is told so
 
     def recv(self, timeout_ms: int):
         """(peer, kind, meta, arrays) of the next message, or None; a malformed one is counted and skipped."""
@@ -109,6 +110,9 @@ class Learner:
         """Whether this message's actor is (or may become) the run's actor."""
         now = time.monotonic()
         if actor_id != self.actor_id:
+            if self.finished:  # a late actor (one that replaces a killed one, say): nothing left for it to do
+                self.send(peer, "done")
+                return False
             if self.actor_id and now - self.heard < self.cfg.actor_timeout_s:
                 self.send(peer, "refused", retry=True, reason=f"another actor ({self.actor_id}) is connected, heard "
                           f"{now - self.heard:.1f} s ago; this one is taken once that one has been silent for "
@@ -318,7 +322,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
                     **{f"reward/{k}": (v / n if k == "value" else v) for k, v in episode["terms"].items()}},
                    "episode")
             episode["prev"] = None
-            finished = state["step"] >= cfg.steps
+            finished = link.finished = state["step"] >= cfg.steps
             if not finished and rundir.due(state, "next_checkpoint", cfg.checkpoint_every):
                 checkpoint()
             link.send(peer, "ack", step=state["step"], received=state["received"], durable=durable,
@@ -355,7 +359,10 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
                 last_weights = time.monotonic()
         checkpoint()
         link.send(link.peer, "done", step=state["step"])
-        time.sleep(0.2)  # let the done message leave before the socket closes
+        drain_until = time.monotonic() + 0.3  # the done message leaves; anyone asking now is told the run is over
+        while time.monotonic() < drain_until:
+            if (msg := link.recv(20)) is not None:
+                link.send(msg[0], "done", step=state["step"])
     finally:
         bar.close()
         metrics_file.close()
