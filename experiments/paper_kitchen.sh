@@ -5,6 +5,8 @@
 #
 #   bash experiments/paper_kitchen.sh RUNS [TASK] [SEEDS...]        e.g. bash experiments/paper_kitchen.sh /work/runs slide-cabinet 0 1 2
 #   MODES="rlpd rlpd+potential" bash experiments/paper_kitchen.sh /work/runs microwave 0 1 2   # a subset of modes
+#   JOBS=1 ...   runs at once (default 2: one per core here); GOAL_STEPS=200 ...   the value check's episode length (the
+#   microwave's and hinge cabinet's scripted attempts need 140-200 steps; the default 100 is the paper's episode)
 #
 # Every step resumes: run the same command again after a crash or a reboot and it continues where it stopped
 # (collect resumes after the last complete episode, pretrain from its last checkpoint, each RL run from its
@@ -34,7 +36,8 @@ if [ ! -f "$VALUE" ]; then
     viva-robot pretrain --config configs/pretrain/cpu-small.yaml --data "$DATA" --out "$VALUE_RUN" -q
   fi
 fi
-[ -f "${CHECK%.png}.json" ] || python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 --out "$CHECK"
+[ -f "${CHECK%.png}.json" ] || python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 \
+    --max-steps "${GOAL_STEPS:-100}" --out "$CHECK"
 
 # The paper's alpha (0.001) times its value's full range (1/(1-gamma) = 100) spans 0.1 of reward per step. The
 # matched alpha gives this value the same span between what random exploration sees (its median V) and the task
@@ -54,5 +57,5 @@ MODE_LIST=("${MODE_LIST[@]//@ALPHA/@$ALPHA}")
 # One queue, seed-major (every mode's seed 0, then seed 1, ...), two runs at a time: a core never waits for the
 # slowest run of a seed before the next seed starts.
 python experiments/compare.py --config "configs/train/paper/kitchen-$TASK.yaml" --value "$VALUE" --prior "$DATA" \
-    --modes "${MODE_LIST[@]}" --seeds "${SEEDS[@]}" \
+    --modes "${MODE_LIST[@]}" --seeds "${SEEDS[@]}" --jobs "${JOBS:-2}" \
     --out "$RUNS/paper/$TASK" --plot "$RUNS/paper/$TASK/all-seeds.png"
