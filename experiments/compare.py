@@ -141,7 +141,9 @@ def plot(args) -> dict:
     import matplotlib.pyplot as plt
 
     steps = _target_steps(args.train_args, args.config) or max(_last_step(run_dir(args.out, m, s)) for m in args.modes for s in args.seeds)
-    grid = np.linspace(0, steps, 200)
+    # a grid whose spacing divides the evaluation period (5000) and the episode lengths, so no point is skipped
+    spacing = next((d for d in (100, 250, 500, 1000, 2500) if steps / d <= 600), 5000)
+    grid = np.arange(0, steps + spacing, spacing)
     fig, axes = plt.subplots(1, 5, figsize=(26, 4.2))
     summary = {}
     colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
