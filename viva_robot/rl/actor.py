@@ -67,9 +67,7 @@ class LearnerLink:
         self.config: str | None = None
         self.ack: dict | None = None
         self.weights: tuple[int, int, dict] | None = None  # (version, step, arrays), newest received
-        self.done = False
-        self.refused = ""
-        self.waiting = ""
+        self.done, self.refused, self.waiting = False, "", ""  # the learner's done; its refusal; the place waited for
         self.heard: float | None = None  # the last message from the learner other than a refusal
         self.progress_t = time.monotonic()  # when the learner last reported holding more of this actor's steps
         self.bad_messages = 0
@@ -205,6 +203,8 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
     steps = episodes = holds = 0
 
     def report() -> dict:
+        if link.done and not link.seq:  # this actor came after the run had its steps (it replaced a killed one, say)
+            log.info("actor %s: the learner at %s has finished its run; nothing to do", link.actor_id, cfg.learner)
         log.info("actor %s: %d steps sent in %d episodes, held %d time(s) for the learner", link.actor_id, link.seq,
                  episodes, holds)
         return {"steps": steps, "episodes": episodes, "holds": holds, "sent": link.seq,
@@ -213,11 +213,9 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
     try:
         link.wait(lambda: link.config or link.done, cfg.connect_timeout_s, f"no learner answered at {cfg.learner} "
                   f"(is `viva-robot learner` running there, listening on an address this machine reaches?)")
-        if link.done:  # this actor came after the run had its steps (it replaced a killed one, say)
-            log.info("actor %s: the learner at %s has finished its run; nothing to do", link.actor_id, cfg.learner)
+        if link.done:
             return report()
-        raw = link.config
-        learner_cfg = TrainConfig.model_validate_json(raw)
+        learner_cfg = TrainConfig.model_validate_json(link.config)
         local = {k: v for k, v in (("robot", cfg.robot), ("goal_image", cfg.goal_image)) if v is not None}
         try:
             tcfg = TrainConfig.model_validate({**learner_cfg.to_dict(), **local}) if local else learner_cfg
@@ -231,7 +229,6 @@ def act(cfg: ActorConfig, progress: bool = True) -> dict:
         ack = link.wait(lambda: link.ack or link.done, cfg.connect_timeout_s, f"the learner at {cfg.learner} did "
                         f"not take this actor's env")
         if link.done:
-            log.info("actor %s: the learner at %s has finished its run; nothing to do", link.actor_id, cfg.learner)
             return report()
         agent = build_agent(tcfg, env, None, device)
         steps, episodes = wire.field(ack, "step", "ack", int), wire.field(ack, "episode", "ack", int)
