@@ -427,8 +427,9 @@ def test_an_operator_success_label_ends_the_episode_and_is_the_reward_without_a_
 
 
 def split_run(env, tmp_path: Path):
-    """What a learner + actor test needs: a goal PNG (the current frame), a free loopback address, the run
-    directory, the shared log and viva(*args) starting `viva-robot ARGS` as a process on this test's DDS domain."""
+    """What a learner + actor test needs: a free loopback address, the run directory, the shared log,
+    viva(*args) starting `viva-robot ARGS` as a process on this test's DDS domain, and learner(steps, *args)
+    starting the tests' small pixel learner on the ROS backend (its goal PNG: the current frame)."""
     import socket
 
     from PIL import Image as PILImage
@@ -443,7 +444,13 @@ def split_run(env, tmp_path: Path):
     def viva(*args: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "viva_robot.cli", "-q", *args], stdout=open(log, "a"),
                                 stderr=subprocess.STDOUT, env={**os.environ, "ROS_DOMAIN_ID": DOMAIN, "OMP_NUM_THREADS": "1"})
-    return goal, bind, run, log, viva
+
+    def learner(steps: int, *args: str) -> subprocess.Popen:
+        return viva("learner", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs",
+                    "pixels+state", "--steps", str(steps), "--random-steps", "20", "--max-steps", "20", "--batch-size",
+                    "8", "--hidden", "32", "32", "--checkpoint-every", "20", "--device", "cpu", "--bind", bind,
+                    "--out", str(run), *args)
+    return bind, run, log, viva, learner
 
 
 def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
@@ -453,7 +460,7 @@ def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
     keeps its buffer and the new actor takes over. The run completes with every step held once."""
     from viva_robot.rl.train import load_train_checkpoint
 
-    goal, bind, run, log, viva = split_run(env, tmp_path)
+    bind, run, log, viva, start_learner = split_run(env, tmp_path)
 
     def holding_after(t0: float) -> float:
         """When the actor next says it holds (monotonic), waiting for it."""
@@ -461,10 +468,7 @@ def test_learner_and_actor_faults_over_dds_lose_nothing(env, procs, tmp_path):
         env.link.wait_for(lambda: log.read_text().count("holding the arm") > n, 30.0, "the actor holding")
         return time.monotonic()
 
-    learner = viva("learner", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs",
-                   "pixels+state", "--steps", "80", "--random-steps", "20", "--max-steps", "20", "--batch-size", "8",
-                   "--hidden", "32", "32", "--checkpoint-every", "20", "--actor-timeout-s", "2", "--device", "cpu",
-                   "--bind", bind, "--out", str(run))
+    learner = start_learner(80, "--actor-timeout-s", "2")
     actor = viva("actor", "--learner", bind, "--learner-timeout-s", "2")
     node, targets = env.link.node, []
     sub = node.create_subscription(PoseStamped, "/viva/target_pose", lambda m: targets.append(time.monotonic()), 10)
@@ -512,11 +516,9 @@ def test_a_killed_learner_holds_the_arm_and_a_resumed_one_loses_nothing(env, pro
     with --resume -> the actor sends what it lost and the run completes with every step, in order."""
     from viva_robot.rl.train import load_train_checkpoint
 
-    goal, bind, run, log, viva = split_run(env, tmp_path)
+    bind, run, log, viva, start_learner = split_run(env, tmp_path)
 
-    learner = viva("learner", "--backend", "ros", "--robot", str(ROBOT), "--goal-image", str(goal), "--obs",
-                   "pixels+state", "--steps", "60", "--random-steps", "20", "--max-steps", "20", "--batch-size", "8",
-                   "--hidden", "32", "32", "--checkpoint-every", "20", "--device", "cpu", "--bind", bind, "--out", str(run))
+    learner = start_learner(60)
     actor = viva("actor", "--learner", bind, "--learner-timeout-s", "2")
     node, targets = env.link.node, []
     sub = node.create_subscription(PoseStamped, "/viva/target_pose", lambda m: targets.append(time.monotonic()), 10)

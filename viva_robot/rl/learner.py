@@ -231,7 +231,6 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
     episode = {"terms": {}, "length": 0, "success": False, "interventions": 0, "prev": None, "v_prev": None,
                "demo_open": False}
     train_metrics: dict = {}
-    finished = False
 
     def checkpoint() -> None:
         nonlocal durable
@@ -252,7 +251,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             log.warning("learner: message refused: %s: %s", e.__class__.__name__, str(e)[:200])
 
     def _take(msg) -> None:
-        nonlocal durable, finished
+        nonlocal durable
         peer, actor_id, kind, meta, arrays = msg
         if not link.admit(peer, actor_id):
             return
@@ -273,7 +272,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             else:
                 answer(peer, meta)
             return
-        if finished:  # the run has its steps; the updates still due are being made
+        if link.finished:  # the run has its steps; the updates still due are being made
             return
         seq = wire.field(meta, "seq", kind, int)
         if seq <= state["received"]:
@@ -322,8 +321,8 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
                     **{f"reward/{k}": (v / n if k == "value" else v) for k, v in episode["terms"].items()}},
                    "episode")
             episode["prev"] = None
-            finished = link.finished = state["step"] >= cfg.steps
-            if not finished and rundir.due(state, "next_checkpoint", cfg.checkpoint_every):
+            link.finished = state["step"] >= cfg.steps
+            if not link.finished and rundir.due(state, "next_checkpoint", cfg.checkpoint_every):
                 checkpoint()
             link.send(peer, "ack", step=state["step"], received=state["received"], durable=durable,
                       episode=state["episode"])
@@ -341,7 +340,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
             if msg is None and not due and watch is not None and (error := watch()):
                 raise RobotError(error)
             due = state["updates"] < cfg.utd * max(0, state["step"] - cfg.random_steps)
-            if finished and not due:  # every update the steps call for is made, also when the actor ran ahead
+            if link.finished and not due:  # every update the steps call for is made, also when the actor ran ahead
                 break
             if due:
                 n = n_demo if len(demos) >= n_demo else 0  # once there are enough interventions for their share
