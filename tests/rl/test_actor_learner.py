@@ -39,11 +39,16 @@ def start(*args: str, log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, env=env)
 
 
-def wait_for(pred, timeout_s: float, what: str):
+def wait_for(pred, timeout_s: float, what: str, log: Path | None = None, alive: tuple[subprocess.Popen, ...] = ()):
+    """Poll `pred` until it holds; fail with the processes' log once `timeout_s` passes or a process in `alive`
+    has exited (no waiting out the timeout on a learner that died at start)."""
     deadline = time.monotonic() + timeout_s
     while not (value := pred()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s} s")
+        dead = [p.args[4] for p in alive if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+            reason = f"the {' and '.join(dead)} exited" if dead else f"not within {timeout_s} s"
+            raise AssertionError(f"{what}: {reason}\n{tail}")
         time.sleep(0.05)
     return value
 
@@ -60,6 +65,11 @@ def kill(*procs: subprocess.Popen) -> None:
     for p in procs:
         if p.poll() is None:
             p.kill()
+
+
+def newest_checkpoint(run: Path) -> int:
+    """The step of the run's newest checkpoint, 0 before the first."""
+    return max((int(p.stem.removeprefix("step_")) for p in (run / "checkpoints").glob("step_*.pt")), default=0)
 
 
 def final_progress(run: Path) -> tuple[dict, dict]:
@@ -92,17 +102,21 @@ def test_a_stalled_then_killed_learner_resumes_and_nothing_the_actor_recorded_is
     run, bind = tmp_path / "run", f"tcp://127.0.0.1:{port}"
     args = ("learner", *LEARNER, "--steps", "400", "--checkpoint-every", "100", "--bind", bind, "--out", str(run))
     learner = start(*args, log=log)
-    actor = start("actor", "--learner", bind, "--learner-timeout-s", "2", log=log)
+    # paced by the actor (never more than 10 steps ahead), so the learner cannot run through every checkpoint
+    # between two looks at the run directory (it keeps only the newest two)
+    actor = start("actor", "--learner", bind, "--learner-timeout-s", "2", "--max-ahead-steps", "10", log=log)
     try:
-        wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint")
+        first = wait_for(lambda: newest_checkpoint(run), 120, "a first checkpoint", log, (learner, actor))
         learner.send_signal(signal.SIGSTOP)  # stalled: the actor holds after 2 s and waits
-        wait_for(lambda: "holding the arm" in log.read_text(), 20, "the actor holding for the stalled learner")
+        wait_for(lambda: "holding the arm" in log.read_text(), 20, "the actor holding for the stalled learner", log,
+                 (actor,))
         learner.send_signal(signal.SIGCONT)
-        wait_for(lambda: "the learner answers again" in log.read_text(), 20, "the actor going on")
-        wait_for(lambda: (run / "checkpoints" / "step_00000200.pt").exists(), 120, "a second checkpoint")
-        learner.kill()  # killed between checkpoints: what it held after step 200 is gone with it
+        wait_for(lambda: "the learner answers again" in log.read_text(), 20, "the actor going on", log, (actor,))
+        wait_for(lambda: newest_checkpoint(run) > first, 120, "a second checkpoint", log, (learner, actor))
+        learner.kill()  # killed between checkpoints: what it held after its second one is gone with it
         learner.wait()
-        wait_for(lambda: log.read_text().count("holding the arm") >= 2, 20, "the actor holding for the dead learner")
+        wait_for(lambda: log.read_text().count("holding the arm") >= 2, 20, "the actor holding for the dead learner",
+                 log, (actor,))
         learner = start("learner", "--resume", str(run), log=log)
         finish(learner, 180, log)
         finish(actor, 30, log)
@@ -127,7 +141,8 @@ def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
     # never far ahead of the learner, so the run needs the second actor's steps
     first = start("actor", "--learner", bind, "--max-ahead-steps", "10", log=log)
     try:
-        wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint")
+        wait_for(lambda: (run / "checkpoints" / "step_00000100.pt").exists(), 120, "a first checkpoint", log,
+                 (learner, first))
         first.kill()
         first.wait()
         second = start("actor", "--learner", bind, log=log)  # refused until the first has been silent for 2 s
@@ -136,7 +151,7 @@ def test_a_killed_actor_is_replaced_and_the_learner_keeps_its_buffer(tmp_path):
     finally:
         kill(learner, first)
     text = log.read_text()
-    assert re.search(r"learner: actor \w+ silent for \d\.\d s; actor \w+ takes over", text), text[-2000:]
+    assert re.search(r"learner: actor \w+ silent for \d+\.\d s; actor \w+ takes over", text), text[-2000:]
     progress, payload = final_progress(run)
     # the killed actor's unfinished episode stays in the buffer (cut short); the run ends at an episode end
     assert progress["step"] >= 300 and int(payload["replay"]["valid"].sum()) == progress["step"]
