@@ -9,8 +9,11 @@ env's rendered goal image, plots the curves (success steps marked) and prints ea
 accuracy toward g* (fraction of frame pairs i < j with V_i < V_j), with the pixel-distance reference
 -(squared difference to g*) beside it. The summary says whether the value is flat over what exploration
 reaches: the spread of V over random-action frames (10th..90th percentile) against the rise along the
-scripted successes (mean V over their success frames minus V at their start). Seeds start at 10_000, never those
-`collect` films.
+scripted successes (mean V over their success frames minus V at their start); and whether V peaks on the way, above
+its value at the task done (the highest V each scripted attempt reaches 20 or more steps before its first success):
+a shaped reward then pays most for that earlier state. Seeds start at 10_000, never those `collect` films.
+
+    python experiments/goal_value.py --summarize runs/goal-value.json   # the summary again from a saved JSON
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from viva_robot.envs.sim import SimEnv
 from viva_robot.value.guide import ValueGuide
 from viva_robot.sim.tasks import make_policy
 from viva_robot.value.diagnostics import pixel_distance, temporal_order_pairs
+
+EARLY = 20  # steps before an attempt's first success that count as "on the way" (a fifth of the paper's episode)
 
 
 def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) -> dict:
@@ -64,6 +69,18 @@ def summarize(runs: list[dict]) -> dict:
         done = np.concatenate([np.array(r["values"])[np.array(r["success"])] for r in wins])
         out["scripted"].update(v_start=float(np.mean(start)), v_at_success=float(done.mean()),
                                rise=float(done.mean() - np.mean(start)))
+        # A peak on the way: the highest V each attempt reaches at least EARLY steps before its first success
+        # frame (the frames just before it are the task nearly done). Above the task done, a shaped reward pays
+        # most for that earlier state (docs/results.md: the microwave's raised arm).
+        before = [np.array(r["values"][:r["success"].index(True) - EARLY]) for r in wins
+                  if r["success"].index(True) > EARLY]
+        if before:
+            first_above = [int(np.flatnonzero(b > done.mean())[0]) for b in before if (b > done.mean()).any()]
+            out["scripted"].update(
+                v_peak_before_success=float(np.mean([b.max() for b in before])),
+                attempts_above_success=f"{len(first_above)} of {len(before)}",  # V above the task done, early
+                first_step_above_success=float(np.mean(first_above)) if first_above else None,
+                first_success_step=float(np.mean([r["success"].index(True) for r in wins])))
     rand = np.concatenate([r["values"] for r in runs if r["kind"] == "random"] or [np.zeros(0)])
     if rand.size:
         lo, mid, hi = np.percentile(rand, [10, 50, 90])
@@ -76,12 +93,25 @@ def summarize(runs: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", type=Path)
-    ap.add_argument("task")
-    ap.add_argument("--out", type=Path, required=True, help="PNG; a JSON with the curves is written beside it")
+    ap.add_argument("checkpoint", type=Path, nargs="?")
+    ap.add_argument("task", nargs="?")
+    ap.add_argument("--out", type=Path, help="PNG; a JSON with the curves is written beside it")
     ap.add_argument("--max-steps", type=int, default=100, help="episode length (the paper's Kitchen protocol: 100)")
     ap.add_argument("--episodes", type=int, default=4, help="episodes of each kind")
+    ap.add_argument("--summarize", type=Path, metavar="JSON", help="print the summary of a JSON this script wrote "
+                    "(its episodes, summarized by this version) and exit: no env, no value")
     args = ap.parse_args()
+    if args.summarize:
+        saved = json.loads(args.summarize.read_text())
+        if not isinstance(saved, dict) or "episodes" not in saved:
+            raise SystemExit(f"{args.summarize}: not a JSON this version of goal_value.py wrote (no 'episodes' "
+                             "object); run the check again")
+        summary = summarize(saved["episodes"])
+        print(json.dumps(summary, indent=2))
+        warn_peak(summary)
+        return
+    if args.checkpoint is None or args.task is None or args.out is None:
+        ap.error("CHECKPOINT, TASK and --out are needed (or --summarize JSON)")
     torch.set_num_threads(1)
     guide = ValueGuide(args.checkpoint, 64, torch.device("cpu"))
     env = SimEnv(args.task, 64, max_steps=args.max_steps)
@@ -119,6 +149,16 @@ def main() -> None:
               f"{any(r['success'])}, temporal-order accuracy toward g* {r['temporal_order_accuracy']:.3f} "
               f"(pixel distance {r['pixel_order_accuracy']:.3f})")
     print(json.dumps(summary, indent=2))
+    warn_peak(summary)
+
+
+def warn_peak(summary: dict) -> None:
+    s = summary.get("scripted", {})
+    if s.get("first_step_above_success") is not None:
+        print(f"warning: on the way to the task V rises above its value with the task done ({s['v_at_success']:.2f}) "
+              f"in {s['attempts_above_success']} scripted attempts, first at step ~{s['first_step_above_success']:.0f} "
+              f"(first success at ~{s['first_success_step']:.0f}; peak {s['v_peak_before_success']:.2f}): a reward "
+              "shaped by this value pays more for those earlier states than for the task done")
 
 
 if __name__ == "__main__":

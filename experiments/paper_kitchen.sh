@@ -38,6 +38,8 @@ if [ ! -f "$VALUE" ]; then
 fi
 [ -f "${CHECK%.png}.json" ] || python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 \
     --max-steps "${GOAL_STEPS:-100}" --out "$CHECK"
+# a value that scores states on the way above the task done turns its error into the reward: say so before the runs
+python experiments/goal_value.py --summarize "${CHECK%.png}.json" | grep '^warning' || true
 
 # The paper's alpha (0.001) times its value's full range (1/(1-gamma) = 100) spans 0.1 of reward per step. The
 # matched alpha gives this value the same span between what random exploration sees (its median V) and the task
