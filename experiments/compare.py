@@ -118,10 +118,20 @@ def load_rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
+def seeds_of(args, mode: str) -> list[int]:
+    """The seeds drawn and summarized: every one given, or with --finished-only those whose run has reached the
+    preset's steps (a queue stopped mid-run leaves one seed short: its curve would pull the mean down)."""
+    if not args.finished_only:
+        return args.seeds
+    target = _target_steps(args.train_args, args.config)
+    reached = {s: max((r["step"] for r in load_rows(run_dir(args.out, mode, s))), default=-1) for s in args.seeds}
+    return [s for s in args.seeds if reached[s] >= target]
+
+
 def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray:
     """(seeds, len(grid)) of `key` from rows of `kind`, step-interpolated (last value carried forward)."""
     out = []
-    for seed in args.seeds:
+    for seed in seeds_of(args, mode):
         rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind and key in r]
         if not rows:
             continue
@@ -162,7 +172,10 @@ def plot(args) -> dict:
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
         # one entry per seed that has started (None where it has no evaluation yet), in seed order
-        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in args.seeds) if rows]
+        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in seeds_of(args, mode)) if rows]
+        if args.finished_only and len(seeds_of(args, mode)) < len(args.seeds):
+            print(f"{mode}: seeds {sorted(set(args.seeds) - set(seeds_of(args, mode)))} left out (not at the "
+                  f"preset's steps)")
         evals = [[r for r in rows if r["kind"] == "eval"] for rows in started]
         episodes = [[r for r in rows if r["kind"] == "episode"] for rows in started]
         last = [e[-1] if e else None for e in evals]
@@ -229,6 +242,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--plot", type=Path, required=True)
     ap.add_argument("--plot-only", action="store_true", help="draw from the runs there, start nothing")
+    ap.add_argument("--finished-only", action="store_true",
+                    help="draw and summarize only the runs that have reached the preset's steps")
     args = ap.parse_args(argv)
     args.train_args = train_args
     if not args.plot_only:

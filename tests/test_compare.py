@@ -41,7 +41,7 @@ def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, 
     write_run(out / "critic-init" / "seed0", [0, 1, 0, 1], value=False)  # a value is loaded, but not in the reward
     write_run(out / "potential" / "seed0", [0, 0, 1, 1], value=True)
     args = Namespace(out=out, modes=["sparse", "critic-init", "potential"], seeds=[0], train_args=["--steps", "800"],
-                     config=None, plot=tmp_path / "plot.png")
+                     config=None, plot=tmp_path / "plot.png", finished_only=False)
     summary = compare.plot(args)
     assert summary["sparse"]["train_episodes_with_success"] == [0]
     assert summary["critic-init"]["train_episodes_with_success"] == [2]
@@ -53,6 +53,19 @@ def test_summary_counts_successes_and_modes_without_value_rewards_plot(compare, 
     table = compare.markdown_table(summary).splitlines()
     assert table[2] == "| `sparse` | 800 | 0 | 0.0 | - | - |" and table[4].endswith("| 800 | 0 | 0.0 | - | 600 |")
     assert args.plot.stat().st_size > 10_000
+
+
+def test_finished_only_leaves_out_a_run_short_of_the_horizon(compare, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    write_run(out / "rlpd" / "seed0", [0, 1, 1, 1], value=False)  # 800 steps: the horizon
+    write_run(out / "rlpd" / "seed1", [0, 0], value=False)  # stopped at 400
+    args = Namespace(out=out, modes=["rlpd"], seeds=[0, 1], train_args=["--steps", "800"], config=None,
+                     plot=tmp_path / "plot.png", finished_only=True)
+    summary = compare.plot(args)
+    assert summary["rlpd"]["seeds"] == 1 and summary["rlpd"]["steps_reached"] == [800]
+    assert capsys.readouterr().out == "rlpd: seeds [1] left out (not at the preset's steps)\n"
+    args.finished_only = False
+    assert compare.plot(args)["rlpd"]["steps_reached"] == [800, 400]
 
 
 def test_rlpd_and_alpha_modes_map_to_train_flags(compare, tmp_path):
