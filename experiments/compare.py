@@ -124,14 +124,14 @@ def seeds_of(args, mode: str) -> list[int]:
     if not args.finished_only:
         return args.seeds
     target = _target_steps(args.train_args, args.config)
-    reached = {s: max((r["step"] for r in load_rows(run_dir(args.out, mode, s))), default=-1) for s in args.seeds}
-    return [s for s in args.seeds if reached[s] >= target]
+    return [s for s in args.seeds
+            if max((r["step"] for r in load_rows(run_dir(args.out, mode, s))), default=-1) >= target]
 
 
-def curves(args, mode: str, kind: str, key: str, grid: np.ndarray) -> np.ndarray:
+def curves(args, mode: str, seeds: list[int], kind: str, key: str, grid: np.ndarray) -> np.ndarray:
     """(seeds, len(grid)) of `key` from rows of `kind`, step-interpolated (last value carried forward)."""
     out = []
-    for seed in seeds_of(args, mode):
+    for seed in seeds:
         rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind and key in r]
         if not rows:
             continue
@@ -158,11 +158,14 @@ def plot(args) -> dict:
     summary = {}
     colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for mode in args.modes:
-        ret = curves(args, mode, "eval", "return", grid)
-        ev = curves(args, mode, "eval", "success_rate", grid)
-        tr = curves(args, mode, "episode", "success", grid)
-        val = curves(args, mode, "episode", "reward/value", grid)  # empty for modes without shaping
-        q = curves(args, mode, "train", "q_mean", grid)
+        seeds = seeds_of(args, mode)
+        if len(seeds) < len(args.seeds):
+            print(f"{mode}: seeds {sorted(set(args.seeds) - set(seeds))} left out (not at the preset's steps)")
+        ret = curves(args, mode, seeds, "eval", "return", grid)
+        ev = curves(args, mode, seeds, "eval", "success_rate", grid)
+        tr = curves(args, mode, seeds, "episode", "success", grid)
+        val = curves(args, mode, seeds, "episode", "reward/value", grid)  # empty for modes without shaping
+        q = curves(args, mode, seeds, "train", "q_mean", grid)
         for ax, c in zip(axes, (ret, ev, tr, val, q)):
             if c.size == 0 or np.isnan(c).all():
                 continue
@@ -172,10 +175,7 @@ def plot(args) -> dict:
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
         # one entry per seed that has started (None where it has no evaluation yet), in seed order
-        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in seeds_of(args, mode)) if rows]
-        if args.finished_only and len(seeds_of(args, mode)) < len(args.seeds):
-            print(f"{mode}: seeds {sorted(set(args.seeds) - set(seeds_of(args, mode)))} left out (not at the "
-                  f"preset's steps)")
+        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in seeds) if rows]
         evals = [[r for r in rows if r["kind"] == "eval"] for rows in started]
         episodes = [[r for r in rows if r["kind"] == "episode"] for rows in started]
         last = [e[-1] if e else None for e in evals]

@@ -72,15 +72,16 @@ def summarize(runs: list[dict]) -> dict:
         # A peak on the way: the highest V each attempt reaches at least EARLY steps before its first success
         # frame (the frames just before it are the task nearly done). Above the task done, a shaped reward pays
         # most for that earlier state (docs/results.md: the microwave's raised arm).
-        before = [np.array(r["values"][:r["success"].index(True) - EARLY]) for r in wins
-                  if r["success"].index(True) > EARLY]
+        first_success = [r["success"].index(True) for r in wins]
+        before = [np.array(r["values"][:t - EARLY]) for r, t in zip(wins, first_success) if t > EARLY]
         if before:
-            first_above = [int(np.flatnonzero(b > done.mean())[0]) for b in before if (b > done.mean()).any()]
+            above = [np.flatnonzero(b > done.mean()) for b in before]
+            first_above = [int(a[0]) for a in above if a.size]
             out["scripted"].update(
                 v_peak_before_success=float(np.mean([b.max() for b in before])),
                 attempts_above_success=f"{len(first_above)} of {len(before)}",  # V above the task done, early
                 first_step_above_success=float(np.mean(first_above)) if first_above else None,
-                first_success_step=float(np.mean([r["success"].index(True) for r in wins])))
+                first_success_step=float(np.mean(first_success)))
     rand = np.concatenate([r["values"] for r in runs if r["kind"] == "random"] or [np.zeros(0)])
     if rand.size:
         lo, mid, hi = np.percentile(rand, [10, 50, 90])

@@ -36,10 +36,13 @@ if [ ! -f "$VALUE" ]; then
     viva-robot pretrain --config configs/pretrain/cpu-small.yaml --data "$DATA" --out "$VALUE_RUN" -q
   fi
 fi
-[ -f "${CHECK%.png}.json" ] || python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 \
-    --max-steps "${GOAL_STEPS:-100}" --out "$CHECK"
-# a value that scores states on the way above the task done turns its error into the reward: say so before the runs
-python experiments/goal_value.py --summarize "${CHECK%.png}.json" | grep '^warning' || true
+# the check warns when V scores states on the way above the task done (its error becomes the reward); a check made
+# before is not run again, only its warning printed
+if [ -f "${CHECK%.png}.json" ]; then
+  python experiments/goal_value.py --summarize "${CHECK%.png}.json" | grep '^warning' || true
+else
+  python experiments/goal_value.py "$VALUE" "kitchen-$TASK" --episodes 4 --max-steps "${GOAL_STEPS:-100}" --out "$CHECK"
+fi
 
 # The paper's alpha (0.001) times its value's full range (1/(1-gamma) = 100) spans 0.1 of reward per step. The
 # matched alpha gives this value the same span between what random exploration sees (its median V) and the task
