@@ -209,7 +209,7 @@ def gpu_section(args, tmp: Path, device: torch.device, encoder: str = "resnet50"
     b = batch_to_tensors(sampler.sample(BATCH, np.random.default_rng([SEED, 0, 0])), device)
     bf16 = torch.autocast(device.type, dtype=torch.bfloat16)
     variants = [("fp32", False, False, nullcontext()), ("bf16 + channels_last", True, False, bf16),
-                ("bf16 + channels_last + compile", True, True, bf16)]
+                ("bf16 + channels_last + compile", True, True, bf16)][:3 if args.gpu_compile else 2]
     rates, parts = {}, None
     for label, channels_last, compile_, autocast in variants:
         parts = None  # free the previous variant before building the next
@@ -254,13 +254,20 @@ def main() -> None:
     ap.add_argument("--gpu-episodes", type=int, default=50)
     ap.add_argument("--gpu-steps", type=int, default=20)
     ap.add_argument("--gpu-e2e-steps", type=int, default=30)
+    ap.add_argument("--gpu-only", action="store_true", help="skip the CPU section (benchmarks/gpu.sh on a lent GPU)")
+    ap.add_argument("--gpu-device", default="cuda", help="cpu: run the GPU section's path on a CPU (a smoke run)")
+    ap.add_argument("--gpu-encoder", default="resnet50", help="the GPU section's encoder (small: a smoke run)")
+    ap.add_argument("--gpu-size", type=int, default=128, help="the GPU section's frame size")
+    ap.add_argument("--gpu-compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="time the compiled variant too (its CPU compile, a smoke run's, takes ~45 s)")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        summary = cpu_section(args, Path(tmp))
-        if torch.cuda.is_available():
-            print(gpu_section(args, Path(tmp), torch.device("cuda")))
+        summary = "" if args.gpu_only else cpu_section(args, Path(tmp))
+        if torch.cuda.is_available() or args.gpu_device != "cuda":
+            gpu = gpu_section(args, Path(tmp), torch.device(args.gpu_device), args.gpu_encoder, args.gpu_size)
+            summary = f"{summary}\n{gpu}".strip()
         else:
             print("\nno CUDA device: skipping the ResNet-50 128x128 GPU section")
     print(f"(total {time.perf_counter() - start:.0f} s)")

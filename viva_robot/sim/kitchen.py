@@ -7,12 +7,8 @@ from typing import Callable, NamedTuple
 
 import mujoco
 import numpy as np
-from gymnasium_robotics.envs.franka_kitchen.kitchen_env import (
-    BONUS_THRESH,
-    OBS_ELEMENT_GOALS,
-    OBS_ELEMENT_INDICES,
-)
 
+from viva_robot.sim.gym_robotics import BONUS_THRESH, OBS_ELEMENT_GOALS, OBS_ELEMENT_INDICES
 from viva_robot.sim.kinematics import dls, rotation_error, site_if_moved, site_jacobian, site_quat, tilted
 
 KITCHEN_DT = 0.08  # s per FrankaKitchen env step; action * 2 is the joint velocity in rad/s

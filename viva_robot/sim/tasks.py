@@ -90,7 +90,7 @@ def get_task(name: str) -> SimTask:
 
 def make_env(task: SimTask) -> gym.Env:
     """The gymnasium-robotics env behind a task (no rendering: frames come from SceneRenderer)."""
-    import gymnasium_robotics  # quietly imported by viva_robot.sim
+    from viva_robot.sim.gym_robotics import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)
     # The passive env checker only warns that the kitchen reuses its observation buffer; we copy observations.
