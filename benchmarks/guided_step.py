@@ -3,11 +3,13 @@
     python benchmarks/guided_step.py [--steps 1500] [--rounds 2] [--parallel 2]
 
 What one learning-phase step of `viva-robot train --mode viva --obs state` (the paper preset's agent) costs,
-measured three ways in one run, each as `--parallel` copies at once (two runs side by side is how the
+measured four ways in one run, each as `--parallel` copies at once (two runs side by side is how the
 comparisons run on a 2-core machine):
   bare      physics + camera frame only (the floor a guided step cannot go below)
-  before    the guided loop with the full-detail meshes (the renderer before decimation)
-  guided    the guided loop as it is (decimated meshes)
+  issue     the guided loop of the code as it was when issue 12 asked for 2x (commit ISSUE_COMMIT, unpacked from
+            this clone's git history and run as it was; skipped outside a git clone): the anchor of the target
+  before    today's guided loop with the full-detail meshes (the renderer before decimation)
+  guided    today's guided loop (decimated meshes)
 Loop figures are steps/s of the learning phase of a real `train()` (random steps excluded, no evaluation),
 from its own metrics. Rounds alternate the order. Then, in one process, where a guided step's time goes:
 physics, render, value, SAC update (batch 256), and the rest (replay, Python). The value is untrained
@@ -17,10 +19,15 @@ physics, render, value, SAC update (batch 256), and the rest (replay, Python). T
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing as mp
+import os
 import shutil
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +38,50 @@ import viva_robot  # noqa: F401  (headless EGL before mujoco is imported)
 
 TASK = "kitchen-slide-cabinet"
 RANDOM_STEPS = 300
+ROOT = Path(__file__).resolve().parents[1]
+ISSUE_COMMIT = "38876ab"  # main when issue 12 measured ~18 guided steps/s and asked for 2x
+
+# The issue-time loop, run in its own interpreter on the unpacked old package: its own value checkpoint (the format
+# has changed since), its own TrainConfig (no init_temperature then), the same run otherwise.
+ISSUE_LOOP = """
+import json, sys
+from pathlib import Path
+import torch
+import viva_robot
+assert Path(viva_robot.__file__).is_relative_to(sys.argv[1]), viva_robot.__file__
+from viva_robot.config import PretrainConfig, TrainConfig
+from viva_robot.rl.train import train
+from viva_robot.value.checkpoint import save_checkpoint
+from viva_robot.value.networks import ICVF
+out, steps, random_steps = Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.manual_seed(0)
+value = out.parent / (out.name + "-value.pt")
+cfg = PretrainConfig(out=out.parent, data=(out.parent / "none.zarr",), image_size=64, encoder="small")
+save_checkpoint(value, step=0, config=cfg, model=ICVF("small", image_size=64))
+train(TrainConfig(task="kitchen-slide-cabinet", out=out, mode="viva", value=value, obs="state",
+                  steps=random_steps + steps, random_steps=random_steps, max_steps=100, eval_every=10**9,
+                  checkpoint_every=10**9, eval_video=False, eval_episodes=1, log_every=100, threads=1), progress=False)
+"""
+
+
+def issue_tree(tmp: Path) -> Path | None:
+    """The package as it was at ISSUE_COMMIT, unpacked under tmp; None where there is no git history."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ISSUE_COMMIT, "viva_robot"], check=True,
+                                 capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    dest = tmp / f"issue-{ISSUE_COMMIT}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def learning_rate(out: Path) -> float:
+    """Steps/s of the learning phase, from a run's own metrics (first to last logged training row)."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "train"]
+    return (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["wall_s"] - rows[0]["wall_s"])
 
 
 def make_value(path: Path) -> Path:
@@ -46,6 +97,12 @@ def make_value(path: Path) -> Path:
 
 
 def worker(kind: str, steps: int, value: Path, out: Path, queue) -> None:
+    if kind == "issue":
+        tree = value.parent.parent / f"issue-{ISSUE_COMMIT}"
+        subprocess.run([sys.executable, "-c", ISSUE_LOOP, str(tree), str(out), str(steps), str(RANDOM_STEPS)],
+                       check=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
+        queue.put((kind, learning_rate(out)))
+        return
     import torch
 
     from viva_robot.sim import render
@@ -74,9 +131,7 @@ def worker(kind: str, steps: int, value: Path, out: Path, queue) -> None:
                       random_steps=RANDOM_STEPS, max_steps=100, init_temperature=0.1, eval_every=10**9,
                       checkpoint_every=10**9, eval_video=False, eval_episodes=1, log_every=100, threads=1)
     train(cfg, progress=False)
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if r["kind"] == "train"]
-    queue.put((kind, (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["wall_s"] - rows[0]["wall_s"])))
+    queue.put((kind, learning_rate(out)))
 
 
 def measure(kind: str, steps: int, parallel: int, value: Path, tmp: Path) -> float:
@@ -151,7 +206,10 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="guided-bench-"))
     value = make_value(tmp / "value" / "value.pt")
-    rates: dict[str, list[float]] = {"bare": [], "before": [], "guided": []}
+    rates: dict[str, list[float]] = {"bare": [], "issue": [], "before": [], "guided": []}
+    if issue_tree(tmp) is None:
+        print(f"no git history here ({ISSUE_COMMIT} not found): the issue-time loop is not measured")
+        del rates["issue"]
     order = list(rates)
     for r in range(args.rounds):
         for kind in order if r % 2 == 0 else order[::-1]:
@@ -160,9 +218,14 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"\nslide cabinet, 64x64 frames, {args.parallel} runs at once, median of {args.rounds} rounds (steps/s per run):")
     print(f"  bare physics + render       {med['bare']:6.1f}")
+    if "issue" in med:
+        print(f"  guided loop at {ISSUE_COMMIT}      {med['issue']:6.1f}   (the code when issue 12 asked for 2x)")
     print(f"  guided loop, full meshes    {med['before']:6.1f}   (the renderer before decimation)")
     print(f"  guided loop                 {med['guided']:6.1f}   {med['guided'] / med['before']:.2f}x the full-mesh loop; "
           f"{med['guided'] / med['bare']:.2f}x the bare step's rate")
+    if "issue" in med:
+        ratio = med["guided"] / med["issue"]
+        print(f"  today's guided loop / the issue-time loop: {ratio:.2f}x (target >= 2x: {'met' if ratio >= 2 else 'NOT met'})")
     parts = breakdown(value)
     total = sum(parts.values())
     print(f"\none guided step alone in this process: {total:.1f} ms = " +
