@@ -33,7 +33,7 @@ from viva_robot.value.diagnostics import pixel_distance, temporal_order_pairs
 EARLY = 20  # steps before an attempt's first success that count as "on the way" (a fifth of the paper's episode)
 
 
-def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) -> dict:
+def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide, keep_frames: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     model, data = env._env.unwrapped.model, env._env.unwrapped.data
     policy = make_policy(env.task.name, kind, rng, noise) if kind != "random" else None
@@ -50,7 +50,8 @@ def episode(env: SimEnv, kind: str, noise: float, seed: int, guide: ValueGuide) 
     ordered, pairs = temporal_order_pairs(values)
     p_ordered, _ = temporal_order_pairs(pixel_distance(frames, env.goal_image))
     return {"kind": kind, "noise": noise, "seed": seed, "values": values.tolist(), "success": success,
-            "temporal_order_accuracy": ordered / max(pairs, 1), "pixel_order_accuracy": p_ordered / max(pairs, 1)}
+            "temporal_order_accuracy": ordered / max(pairs, 1), "pixel_order_accuracy": p_ordered / max(pairs, 1),
+            **({"frames": frames} if keep_frames else {})}
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -65,3 +65,15 @@ def test_summarize_rereads_a_saved_check_and_refuses_another_file(tmp_path):
     r = subprocess.run([*script, str(old)], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip() == (
         f"{old}: not a JSON this version of goal_value.py wrote (no 'episodes' object); run the check again")
+
+
+def test_peak_probe_reports_the_early_peak_the_trough_after_it_and_the_success():
+    spec = importlib.util.spec_from_file_location("peak_probe", ROOT / "experiments" / "peak_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    r = scripted(15)  # peak at 15, success from 60, 80 steps
+    r["values"][30] = -9.0  # the grasp's dip after the peak
+    r["values"][50] = 0.5  # higher than the peak, but within 20 steps of success: the task nearly done
+    assert probe.probe_steps(np.asarray(r["values"]), r["success"]) == {
+        "start": 0, "early peak": 15, "trough": 30, "first success": 60, "success + 5": 65, "success + 15": 75,
+        "end": 79}
