@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The wheels benchmarks/gpu.sh needs on the device machine, downloaded here into .whl/ (ignored by git): that machine
 # reaches no registry, and its image (Python 3.12, torch, torchvision, numpy, pyyaml, tqdm, matplotlib, tensorboard)
-# lacks zarr and pydantic and what they pull in. Versions are the ones installed here, so both machines run the same.
+# lacks zarr and pydantic and what they pull in (typing-extensions too: pydantic needs a newer one than it may have).
+# Versions are the ones installed here, so both machines run the same.
 #   bash benchmarks/gpu_wheels.sh      then carry ".whl" in the device call (see benchmarks/gpu.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(zarr numcodecs donfig google-crc32c pydantic pydantic-core annotated-types typing-inspection)
+PACKAGES=(zarr numcodecs donfig google-crc32c pydantic pydantic-core annotated-types typing-inspection typing-extensions)
 mkdir -p .git/info .whl
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 rm -f .whl/*.whl

@@ -260,7 +260,13 @@ def main() -> None:
     ap.add_argument("--gpu-size", type=int, default=128, help="the GPU section's frame size")
     ap.add_argument("--gpu-compile", action=argparse.BooleanOptionalAction, default=True,
                     help="time the compiled variant too (its CPU compile, a smoke run's, takes ~45 s)")
+    ap.add_argument("--write-dataset", type=Path, help="only write the GPU section's synthetic dataset (--gpu-episodes "
+                    "x --frames at --gpu-size) to this path, for benchmarks/gpu.sh's torchrun step")
     args = ap.parse_args()
+    if args.write_dataset:
+        ds = make_dataset(args.write_dataset, args.gpu_episodes, args.frames, args.gpu_size)
+        print(f"dataset: {ds.num_episodes} episodes, {ds.num_frames} frames {args.gpu_size}x{args.gpu_size}")
+        return
     torch.set_num_threads(os.cpu_count())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
