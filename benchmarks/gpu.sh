@@ -21,6 +21,7 @@
 # What comes back from $OUT: gpu.log and the torchrun run's config.json and metrics.jsonl (its checkpoints, hundreds
 # of MB, stay behind: the device returns at most 8 files of 16 MiB).
 set -uo pipefail
+case ${1:-} in -h | --help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac  # the header above
 cd "$(dirname "$0")/.."
 OUT_DIR=$(realpath -m "${1:-${OUT:-$(mktemp -d)}}")
 WORK=$(mktemp -d)

@@ -5,6 +5,7 @@
 # Versions are the ones installed here, so both machines run the same.
 #   bash benchmarks/gpu_wheels.sh      then carry ".whl" in the device call (see benchmarks/gpu.sh)
 set -euo pipefail
+case ${1:-} in -h | --help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac  # the header above
 cd "$(dirname "$0")/.."
 PACKAGES=(zarr numcodecs donfig google-crc32c pydantic pydantic-core annotated-types typing-inspection typing-extensions)
 mkdir -p .git/info .whl

@@ -13,6 +13,7 @@
 # last checkpoint; finished steps are skipped). Two RL runs at a time (one thread each), from one queue in seed
 # order: every mode's seed 0 first, then seed 1, ... so an interrupted session leaves whole seeds behind.
 set -euo pipefail
+case ${1:-} in -h | --help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac  # the header above
 RUNS=$(realpath -m "${1:?usage: paper_kitchen.sh RUNS [TASK] [SEEDS...]}")  # before the cd: relative to the caller
 cd "$(dirname "$0")/.."
 TASK=${2:-slide-cabinet}
