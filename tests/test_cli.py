@@ -98,3 +98,14 @@ def test_help_keeps_percent_signs_literal(capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--help"])
     assert "% faster" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["experiments/paper_kitchen.sh", "benchmarks/gpu.sh", "benchmarks/gpu_wheels.sh"])
+def test_shell_scripts_print_their_header_for_help_and_do_nothing_else(script, tmp_path):
+    path = REPO / script
+    header = [line[2:] if line.startswith("# ") else line[1:] for line in
+              path.read_text().split("\nset ")[0].splitlines()[1:]]
+    proc = subprocess.run(["bash", str(path), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == header
+    assert list(tmp_path.iterdir()) == []  # "--help" is not taken for a folder to write into
