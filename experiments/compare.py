@@ -118,21 +118,22 @@ def load_rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def seeds_of(args, mode: str) -> list[int]:
-    """The seeds drawn and summarized: every one given, or with --finished-only those whose run has reached the
-    preset's steps (a queue stopped mid-run leaves one seed short: its curve would pull the mean down)."""
+def seeds_of(args, runs: dict[int, list[dict]]) -> list[int]:
+    """The seeds drawn and summarized (`runs`: each seed's metrics rows): every one given, or with --finished-only
+    those whose run has reached the preset's steps (a queue stopped mid-run leaves one seed short: its curve would
+    pull the mean down)."""
     if not args.finished_only:
         return args.seeds
     target = _target_steps(args.train_args, args.config)
-    return [s for s in args.seeds
-            if max((r["step"] for r in load_rows(run_dir(args.out, mode, s))), default=-1) >= target]
+    return [s for s in args.seeds if max((r["step"] for r in runs[s]), default=-1) >= target]
 
 
-def curves(args, mode: str, seeds: list[int], kind: str, key: str, grid: np.ndarray) -> np.ndarray:
-    """(seeds, len(grid)) of `key` from rows of `kind`, step-interpolated (last value carried forward)."""
+def curves(runs: list[list[dict]], kind: str, key: str, grid: np.ndarray) -> np.ndarray:
+    """(seeds, len(grid)) of `key` from rows of `kind`, one curve per run's metrics rows, step-interpolated (last
+    value carried forward)."""
     out = []
-    for seed in seeds:
-        rows = [r for r in load_rows(run_dir(args.out, mode, seed)) if r["kind"] == kind and key in r]
+    for all_rows in runs:
+        rows = [r for r in all_rows if r["kind"] == kind and key in r]
         if not rows:
             continue
         steps = np.array([r["step"] for r in rows])
@@ -158,14 +159,16 @@ def plot(args) -> dict:
     summary = {}
     colors = dict(zip(args.modes, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for mode in args.modes:
-        seeds = seeds_of(args, mode)
+        runs = {s: load_rows(run_dir(args.out, mode, s)) for s in args.seeds}  # each metrics file read once
+        seeds = seeds_of(args, runs)
         if len(seeds) < len(args.seeds):
             print(f"{mode}: seeds {sorted(set(args.seeds) - set(seeds))} left out (not at the preset's steps)")
-        ret = curves(args, mode, seeds, "eval", "return", grid)
-        ev = curves(args, mode, seeds, "eval", "success_rate", grid)
-        tr = curves(args, mode, seeds, "episode", "success", grid)
-        val = curves(args, mode, seeds, "episode", "reward/value", grid)  # empty for modes without shaping
-        q = curves(args, mode, seeds, "train", "q_mean", grid)
+        drawn = [runs[s] for s in seeds]
+        ret = curves(drawn, "eval", "return", grid)
+        ev = curves(drawn, "eval", "success_rate", grid)
+        tr = curves(drawn, "episode", "success", grid)
+        val = curves(drawn, "episode", "reward/value", grid)  # empty for modes without shaping
+        q = curves(drawn, "train", "q_mean", grid)
         for ax, c in zip(axes, (ret, ev, tr, val, q)):
             if c.size == 0 or np.isnan(c).all():
                 continue
@@ -175,7 +178,7 @@ def plot(args) -> dict:
             ax.plot(grid, mean, color=colors[mode], label=f"{mode} ({len(c)} seeds)")
             ax.fill_between(grid, lo, hi, color=colors[mode], alpha=0.2)
         # one entry per seed that has started (None where it has no evaluation yet), in seed order
-        started = [rows for rows in (load_rows(run_dir(args.out, mode, s)) for s in seeds) if rows]
+        started = [rows for rows in drawn if rows]
         evals = [[r for r in rows if r["kind"] == "eval"] for rows in started]
         episodes = [[r for r in rows if r["kind"] == "episode"] for rows in started]
         last = [e[-1] if e else None for e in evals]
