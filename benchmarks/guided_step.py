@@ -64,14 +64,18 @@ train(TrainConfig(task="kitchen-slide-cabinet", out=out, mode="viva", value=valu
 """
 
 
+def issue_dir(tmp: Path) -> Path:
+    return tmp / f"issue-{ISSUE_COMMIT}"
+
+
 def issue_tree(tmp: Path) -> Path | None:
-    """The package as it was at ISSUE_COMMIT, unpacked under tmp; None where there is no git history."""
+    """The package as it was at ISSUE_COMMIT, unpacked into issue_dir(tmp); None where there is no git history."""
     try:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", ISSUE_COMMIT, "viva_robot"], check=True,
                                  capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    dest = tmp / f"issue-{ISSUE_COMMIT}"
+    dest = issue_dir(tmp)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return dest
@@ -98,7 +102,7 @@ def make_value(path: Path) -> Path:
 
 def worker(kind: str, steps: int, value: Path, out: Path, queue) -> None:
     if kind == "issue":
-        tree = value.parent.parent / f"issue-{ISSUE_COMMIT}"
+        tree = issue_dir(out.parent)  # every copy's run directory lies in the benchmark's temp dir
         proc = subprocess.run([sys.executable, "-c", ISSUE_LOOP, str(tree), str(out), str(steps), str(RANDOM_STEPS)],
                               cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
         if proc.returncode != 0:  # the old code against today's dependencies: report it, do not hang the queue
