@@ -13,7 +13,7 @@ from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.sim.collect import collect, plan_episode
 from viva_robot.sim.render import SceneRenderer
-from viva_robot.sim.tasks import TASKS, get_task, make_env
+from viva_robot.sim.tasks import TASKS, get_task, make_env, make_policy
 
 
 def test_every_task_renders_its_scene():
@@ -45,6 +45,28 @@ def test_decimated_meshes_draw_the_same_scene_and_leave_physics_alone():
     np.testing.assert_array_equal(model.mesh_facenum, faces_before)  # the physics model keeps its meshes
     assert mesh_faces.max() <= 1100 and mesh_faces.sum() < faces_before.sum() / 5
     assert 0 < np.mean(diffs) < 1.5  # per pixel, of 255: measured 0.6 (random arm poses)
+
+
+@pytest.mark.parametrize("name", ["kitchen-slide-cabinet", "kitchen-hinge-cabinet", "door"])
+def test_geoms_left_out_of_the_scene_change_no_frame(name):
+    task = get_task(name)
+    env = make_env(task)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    groups = model.geom_group.copy()
+    with SceneRenderer(model, 64, task.camera) as culled, SceneRenderer(model, 64, task.camera, cull=False) as full:
+        hidden = culled.hidden
+        assert full.hidden == []
+        for kind in ("scripted", "play"):  # the arm sweeps the scene: moving geoms in front of and behind static ones
+            policy = make_policy(name, kind, np.random.default_rng(1), 0.1)
+            env.reset(seed=3)
+            for _ in range(60):
+                env.step(policy(model, data))
+                np.testing.assert_array_equal(culled.render(data), full.render(data))
+    env.close()
+    np.testing.assert_array_equal(model.geom_group, groups)  # the physics model is not touched
+    assert (model.body_weldid[model.geom_bodyid[hidden]] == 0).all()  # only geoms that never move
+    if name.startswith("kitchen"):
+        assert len(hidden) >= 20  # the far counters, the oven's burners, the cabinets outside the view
 
 
 def test_unknown_task_lists_valid_ones():

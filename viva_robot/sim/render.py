@@ -9,7 +9,9 @@ Frames are drawn from a render-only copy of the model whose large meshes are dec
 meshes carry 134k of the kitchen's 142k triangles, which a software rasteriser pays for on every 64x64
 frame. Decimated to at most `MAX_MESH_FACES` triangles each, a kitchen frame renders ~2.2x faster and
 differs from the full-detail frame by 0.6/255 per pixel on average (100 random arm poses, ad-hoc probe;
-tests/test_collect.py holds it below 1.5/255). Collection,
+tests/sim/test_collect.py holds it below 1.5/255). Static geoms that never put a pixel on the camera's frames (outside its
+view, behind the counters, the oven's hidden burners) are left out of the scene: the rasteriser transformed and
+clipped their triangles on every frame for nothing. Frames are identical, pixel for pixel (tests/sim/test_collect.py). Collection,
 the env, the goal image and the ROS sim robot all draw through this class, so the value never sees frames
 of another look than its training video.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+HIDDEN_GROUP = 5  # a geom group mujoco's default scene options do not draw (0-2 are drawn)
 MAX_MESH_FACES = 1000  # per mesh; 2000: 1.97x faster, 0.41/255 mean difference; 500: no faster than 1000
 
 
@@ -39,7 +42,7 @@ class SceneRenderer:
     """Renders uint8 (size, size, 3) frames of `model`/`data` from one fixed camera, reusing one GL context."""
 
     def __init__(self, model: mujoco.MjModel, size: int, camera: CameraPose, msaa_samples: int = 0,
-                 full_detail: bool = False):
+                 full_detail: bool = False, cull: bool = True):
         model = render_model(model, None if full_detail else MAX_MESH_FACES)  # read here: benchmarks set it to None
         # The offscreen framebuffer is sized from the model (the kitchen asks for 2560x1920): shrink it to
         # the frame size so clearing and reading it back costs nothing extra.
@@ -66,6 +69,10 @@ class SceneRenderer:
         self.camera.distance = camera.distance
         self.camera.azimuth = camera.azimuth
         self.camera.elevation = camera.elevation
+        # the camera never moves: a static geom it cannot see now it never will (the render copy's geom group keeps
+        # it out of the scene; the physics model is not touched)
+        self.hidden = static_geoms_never_seen(model, self._renderer, self.camera) if cull else []
+        model.geom_group[self.hidden] = HIDDEN_GROUP
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         # `data` belongs to the physics model; the render copy has the same bodies and geoms, so its poses apply
@@ -83,6 +90,33 @@ class SceneRenderer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def static_geoms_never_seen(model: mujoco.MjModel, renderer: mujoco.Renderer, camera: mujoco.MjvCamera) -> list[int]:
+    """Geoms of bodies welded to the world (not mocap) that put no pixel on `camera`'s frames: outside its view,
+    behind other static geoms, or covering no pixel centre. Found greedily on frames of the static scene alone:
+    a geom is hidden only if the frame without it (and those hidden before) is the same, pixel for pixel. What
+    moves can only add itself in front of or behind static geometry, so hiding these changes no frame with it."""
+    body = model.geom_bodyid
+    static = (model.body_weldid[body] == 0) & (model.body_mocapid[body] < 0)
+    groups = model.geom_group.copy()
+    model.geom_group[~static] = HIDDEN_GROUP
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)  # static geoms' poses do not depend on the state
+
+    def frame() -> np.ndarray:
+        renderer.update_scene(data, camera)
+        return renderer.render()
+
+    scene, hidden = frame(), []
+    for g in np.flatnonzero(static & (groups < 3)):  # groups 0-2: what the default scene draws
+        model.geom_group[g] = HIDDEN_GROUP
+        if np.array_equal(frame(), scene):
+            hidden.append(int(g))
+        else:
+            model.geom_group[g] = groups[g]
+    model.geom_group[:] = groups
+    return hidden
 
 
 def render_model(model: mujoco.MjModel, max_faces: int | None) -> mujoco.MjModel:
