@@ -41,6 +41,9 @@ bench: setup
 	$(PYTHON) benchmarks/frame_reader.py
 	$(PYTHON) benchmarks/collect_speed.py
 	$(PYTHON) benchmarks/ego4d_import.py
+	$(PYTHON) benchmarks/lerobot_import.py
 	$(PYTHON) benchmarks/pretrain_throughput.py
 	$(PYTHON) benchmarks/sac_throughput.py
+	$(PYTHON) benchmarks/guided_step.py
 	$(PYTHON) benchmarks/ros_loop.py
+	$(PYTHON) benchmarks/actor_learner.py

@@ -11,8 +11,28 @@ import fcntl
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
-from viva_robot.config import ConfigError
+from viva_robot.config import Config, ConfigError, save_config
+
+
+def refuse_existing(run_dir: Path) -> None:
+    """A new run never writes into a directory that holds anything."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"{run_dir}: run directory exists; continue it with --resume {run_dir} or choose another --out")
+
+
+def claim(run_dir: Path, cfg: Config, written_meanwhile: Callable[[], bool]):
+    """Lock the run directory (a run's first write to it; everything before only checks and reads), refuse it when
+    `written_meanwhile()` says another process wrote to it while this one was loading, save the config. Returns the
+    lock's handle."""
+    handle = lock(run_dir)
+    if written_meanwhile():
+        handle.close()
+        raise ConfigError(f"{run_dir}: another process wrote to the run while this one was loading; run the command "
+                          f"again (with --resume {run_dir})")
+    save_config(cfg, run_dir / "config.json")
+    return handle
 
 
 def lock(run_dir: Path):

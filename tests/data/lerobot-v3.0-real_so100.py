@@ -6,7 +6,7 @@ lerobot 0.4.4 pins torch<2.11 and av<16, so it lives in its own venv beside the 
     /opt/lerobot-venv/bin/pip install datasets huggingface-hub draccus==0.10.0 deepdiff pandas jsonlines termcolor \
         einops safetensors   # with a constraints file holding torch, av, numpy, pyarrow at the system's versions
     /opt/lerobot-venv/bin/python tests/data/lerobot-v3.0-real_so100.py OUT_DIR [VCODEC]
-Content: the same as tests/test_lerobot.py's own writer (episode colour on top, frame index in grey levels below,
+Content: the same as tests/data/test_lerobot.py's own writer (episode colour on top, frame index in grey levels below,
 state [e, i, i/2, -1], action [100 + i, e]) so the test reads it with the same checks.
 """
 import shutil, sys

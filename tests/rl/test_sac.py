@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from viva_robot.rl.replay import ReplayBuffer
+from viva_robot.rl.replay import ReplayBuffer, symmetric_sample
 from viva_robot.rl.sac import SAC, ObsEncoder
 
 
@@ -80,3 +80,22 @@ def test_state_dict_round_trip():
     torch.testing.assert_close(a.actor(x)[0], b.actor(x)[0])
     torch.testing.assert_close(a.critic(x, torch.zeros(5, 1)), b.critic(x, torch.zeros(5, 1)))
     assert float(a.log_alpha.detach()) == float(b.log_alpha.detach())
+
+
+def _marked_buffer(mark: float, n: int) -> ReplayBuffer:
+    """n transitions whose state is `mark` everywhere (which buffer a sampled row came from)."""
+    buf = ReplayBuffer({"state": ((1,), np.float32)}, 1, capacity=n + 1)
+    buf.start({"state": np.array([mark], np.float32)})
+    for _ in range(n):
+        buf.add(np.zeros(1, np.float32), 0.0, {"state": np.array([mark], np.float32)}, False)
+    return buf
+
+
+def test_symmetric_sample_draws_each_share_from_its_buffer():
+    online, offline = _marked_buffer(1.0, 20), _marked_buffer(-1.0, 5)
+    rng = np.random.default_rng(0)
+    batch = symmetric_sample(online, offline, 8, 3, rng, 0.99, torch.device("cpu"))
+    np.testing.assert_array_equal(batch.obs["state"][:, 0].numpy(), [1.0] * 5 + [-1.0] * 3)
+    assert batch.action.shape == (8, 1) and batch.discount.shape == (8,)
+    only_online = symmetric_sample(online, offline, 8, 0, rng, 0.99, torch.device("cpu"))
+    assert (only_online.obs["state"] == 1.0).all() and only_online.reward.shape == (8,)

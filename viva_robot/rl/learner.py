@@ -14,8 +14,8 @@ A step out of order is answered with `resend`. One actor at a time: another one 
 been silent for `actor_timeout_s` (killed: its successor takes over, the buffer stays).
 
 Human interventions (HIL-SERL): steps the operator drove are stored in the replay buffer like any other and,
-in addition, in a buffer of their own; once it holds any, every batch draws `prior_ratio` of its transitions
-from it (RLPD's symmetric sampling, with the interventions as the demonstrations).
+in addition, in a buffer of their own; once it holds a batch's share (`prior_ratio` x `batch_size` transitions),
+every batch draws that share from it (RLPD's symmetric sampling, with the interventions as the demonstrations).
 
 Size: the learner's one loop and the handshake it needs (spaces from the actor, one actor at a time).
 """
@@ -41,8 +41,8 @@ from viva_robot.config import ConfigError
 from viva_robot.rl import wire
 from viva_robot.rl.config import TrainConfig
 from viva_robot.rl.guidance import shaped_reward
-from viva_robot.rl.replay import ReplayBuffer, concat_batches
-from viva_robot.rl.train import (_guide_from_goal, build_agent, obs_spec, open_run, recorder, restore,
+from viva_robot.rl.replay import ReplayBuffer, symmetric_sample
+from viva_robot.rl.train import (guide_from_goal, build_agent, obs_spec, open_run, recorder, restore,
                                  save_train_checkpoint, start_run)
 from viva_robot.rl.wire import WireError
 from viva_robot.robot.config import RobotError
@@ -186,7 +186,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
         except WireError as e:
             env_spec = None
             link.send(peer, "refused", reason=str(e))
-    guide = _guide_from_goal(cfg, goal, device)
+    guide = guide_from_goal(cfg, goal, device)
     agent = build_agent(cfg, env_spec, guide if "critic-init" in cfg.mode else None, device)
     spec = obs_spec(env_spec, cfg.obs)
     replay = ReplayBuffer(spec, env_spec.action_space.shape[0], cfg.replay_capacity)
@@ -344,9 +344,7 @@ def learn(cfg: TrainConfig, progress: bool = True, on_bound=None, watch=None) ->
                 break
             if due:
                 n = n_demo if len(demos) >= n_demo else 0  # once there are enough interventions for their share
-                batch = replay.sample(cfg.batch_size - n, rng, cfg.gamma, device)
-                if n:
-                    batch = concat_batches(batch, demos.sample(n, rng, cfg.gamma, device))
+                batch = symmetric_sample(replay, demos, cfg.batch_size, n, rng, cfg.gamma, device)
                 train_metrics = agent.update(batch)
                 state["updates"] += 1
                 if train_metrics and rundir.due(state, "next_log", cfg.log_every):

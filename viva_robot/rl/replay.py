@@ -87,3 +87,11 @@ def concat_batches(a: Batch, b: Batch) -> Batch:
     cat = torch.cat
     return Batch({k: cat([a.obs[k], b.obs[k]]) for k in a.obs}, cat([a.action, b.action]), cat([a.reward, b.reward]),
                  {k: cat([a.next_obs[k], b.next_obs[k]]) for k in a.next_obs}, cat([a.discount, b.discount]))
+
+
+def symmetric_sample(online: ReplayBuffer, offline, batch_size: int, n_offline: int, rng: np.random.Generator,
+                     gamma: float, device: torch.device) -> Batch:
+    """RLPD's symmetric sampling: `batch_size - n_offline` transitions from `online`, then `n_offline` from
+    `offline` (prior data, or a learner's human interventions); n_offline 0: the whole batch from `online`."""
+    batch = online.sample(batch_size - n_offline, rng, gamma, device)
+    return concat_batches(batch, offline.sample(n_offline, rng, gamma, device)) if n_offline else batch

@@ -30,7 +30,7 @@ from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.envs import make_env
 from viva_robot.rl.guidance import shaped_reward
 from viva_robot.value.guide import ValueGuide
-from viva_robot.rl.replay import ReplayBuffer, concat_batches
+from viva_robot.rl.replay import ReplayBuffer, symmetric_sample
 from viva_robot.rl.sac import SAC, ObsEncoder
 from viva_robot.rl.video import learning_curve, write_eval_video
 from viva_robot.value.checkpoint import CheckpointError, latest_checkpoint, read_payload, write_payload
@@ -209,10 +209,10 @@ def run_eval(cfg: EvalConfig | RunConfig) -> dict:
 
 # -- the loop --------------------------------------------------------------------------------------------------------
 def _guide(cfg: TrainConfig, env, device: torch.device) -> ValueGuide | None:
-    return _guide_from_goal(cfg, env.goal_image, device)
+    return guide_from_goal(cfg, env.goal_image, device)
 
 
-def _guide_from_goal(cfg: TrainConfig, goal_image: np.ndarray | None, device: torch.device) -> ValueGuide | None:
+def guide_from_goal(cfg: TrainConfig, goal_image: np.ndarray | None, device: torch.device) -> ValueGuide | None:
     if cfg.value is None:
         return None
     guide = ValueGuide(cfg.value, cfg.image_size, device)
@@ -223,8 +223,7 @@ def _guide_from_goal(cfg: TrainConfig, goal_image: np.ndarray | None, device: to
 def _prepare_run_dir(cfg: TrainConfig) -> dict | None:
     """New run: refuse an existing directory. Resume: the latest checkpoint of the run."""
     if cfg.resume is None:
-        if cfg.out.exists() and any(cfg.out.iterdir()):
-            raise ConfigError(f"{cfg.out}: run directory exists; continue it with --resume {cfg.out} or choose another --out")
+        rundir.refuse_existing(cfg.out)
         return None
     path = latest_checkpoint(cfg.resume)
     if path is None:
@@ -264,14 +263,13 @@ def open_run(cfg: TrainConfig, state: dict, resumed: dict | None):
     """Lock the run directory (the first write to it; everything before only checks and reads), refuse it when
     another process wrote meanwhile, save the config, open metrics.jsonl and TensorBoard (cut back to the
     checkpoint's step on resume). Returns (lock, metrics file, TensorBoard writer)."""
-    lock = rundir.lock(cfg.out)
-    newest = latest_checkpoint(cfg.out)
-    if (resumed is None and (cfg.out / "config.json").exists()) or (
-            resumed is not None and newest is not None and newest.name != f"step_{state['step']:08d}.pt"):
-        lock.close()
-        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
-                          f"again (with --resume {cfg.out})")
-    config.save_config(cfg, cfg.out / "config.json")
+    def written_meanwhile() -> bool:
+        if resumed is None:
+            return (cfg.out / "config.json").exists()
+        newest = latest_checkpoint(cfg.out)
+        return newest is not None and newest.name != f"step_{state['step']:08d}.pt"
+
+    lock = rundir.claim(cfg.out, cfg, written_meanwhile)
     metrics_file, tb = rundir.open_logs(cfg.out, state["step"] if resumed is not None else None)
     return lock, metrics_file, tb
 
@@ -335,9 +333,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 v_prev, success, done, length = v_next, success or info["success"], terminated or truncated, length + 1
                 if step >= cfg.random_steps:
                     for _ in range(cfg.utd):
-                        batch = replay.sample(cfg.batch_size - n_prior, rng, cfg.gamma, device)
-                        if n_prior:
-                            batch = concat_batches(batch, prior.sample(n_prior, rng, cfg.gamma, device))
+                        batch = symmetric_sample(replay, prior, cfg.batch_size, n_prior, rng, cfg.gamma, device)
                         train_metrics = agent.update(batch)
                 state["step"] += 1
                 bar.update(1)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import yaml
 from pydantic import Field, model_validator
 
 from viva_robot.config import Config, load_config
+from viva_robot.robot.config import HandEyeMethod
 from viva_robot.robot.geometry import matrix_from_quat, pose_matrix, quat_from_matrix, rotation_angle_deg
 from viva_robot.robot.safety import SafetyLimits
 
@@ -194,9 +195,6 @@ def board_pose(image_rgb: np.ndarray, board: CharucoBoardSpec, intrinsics: Camer
 
 
 # -- hand-eye ----------------------------------------------------------------------------------------------------------
-HandEyeMethod = Literal["tsai", "park", "horaud", "andreff", "daniilidis"]
-
-
 def hand_eye(base_from_gripper: list[np.ndarray], camera_from_board: list[np.ndarray | None],
              method: HandEyeMethod = "park", min_samples: int = 3) -> np.ndarray:
     """base_from_camera for a camera fixed in the scene watching a board held by the gripper (eye-to-hand).

@@ -15,6 +15,8 @@ from pydantic import Field
 from viva_robot.config import Config, ConfigError, load_config
 from viva_robot.robot.topics import TOPICS
 
+HandEyeMethod = Literal["tsai", "park", "horaud", "andreff", "daniilidis"]  # OpenCV's calibrateHandEye methods
+
 
 class RobotError(RuntimeError):
     """The robot cannot be driven (no stream, home unreachable, reset service missing); says what to check."""
@@ -97,7 +99,7 @@ class CalibrateHandEyeConfig(Config):
     intrinsics: Path = Field(Path("calibration/intrinsics.yaml"), description="intrinsics of the camera that took the images")
     board: Path = Field(Path("calibration/board.yaml"), description="spec of the board in the images")
     out: Path = Field(Path("calibration/camera_to_base.yaml"), description="output YAML")
-    method: Literal["tsai", "park", "horaud", "andreff", "daniilidis"] = Field("park", description="OpenCV hand-eye method")
+    method: HandEyeMethod = Field("park", description="OpenCV hand-eye method")
     min_samples: int = Field(8, ge=3, description="fewest views with the board detected to accept "
                              "(15 or more, with orientations varied by 30 degrees or more, is better)")
 

@@ -143,28 +143,12 @@ def _resume_point(cfg: PretrainConfig, world: int) -> tuple[Path | None, dict | 
     return resume_from, resumed
 
 
-def _check_run_dir(cfg: PretrainConfig) -> None:
-    """Every rank checks (same answer everywhere), so no rank is left waiting for one that failed."""
-    if cfg.resume is None and cfg.out.exists() and any(cfg.out.iterdir()):
-        raise ConfigError(f"{cfg.out}: run directory exists; continue it with --resume {cfg.out} or choose another --out")
-
-
-def _prepare_run_dir(cfg: PretrainConfig):
-    """Lock the run directory (the first write to it), check nobody wrote to it meanwhile, save the config."""
-    lock = rundir.lock(cfg.out)
-    if cfg.resume is None and (cfg.out / "config.json").exists():
-        lock.close()
-        raise ConfigError(f"{cfg.out}: another process wrote to the run while this one was loading; run the command "
-                          f"again (with --resume {cfg.out})")
-    config.save_config(cfg, cfg.out / "config.json")
-    return lock
-
-
 def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, progress: bool,
            resume_from: Path | None, resumed: dict | None) -> Path:
     run_start = time.perf_counter()  # metrics' wall_s: seconds since this process started (data loading included)
     torch.manual_seed(cfg.seed)
-    _check_run_dir(cfg)
+    if cfg.resume is None:  # every rank checks (same answer everywhere), so no rank waits for one that failed
+        rundir.refuse_existing(cfg.out)
     initial = load_checkpoint(cfg.init) if (cfg.init and not resumed) else None
     sources, heldout = open_sources(cfg, rank, progress)
 
@@ -180,7 +164,8 @@ def _train(cfg: PretrainConfig, rank: int, world: int, device: torch.device, pro
     if device.type == "cuda":  # convolutions run fastest channels-last; inputs already have those strides
         model, target = (m.to(device, memory_format=torch.channels_last) for m in (model, target))
     # only now: bad data or a checkpoint that does not fit leaves no run directory behind
-    lock = _prepare_run_dir(cfg) if rank == 0 else None
+    lock = rundir.claim(cfg.out, cfg, lambda: cfg.resume is None and (cfg.out / "config.json").exists()) \
+        if rank == 0 else None
     if cfg.compile:
         model.compile_encoder()
         target.compile_encoder()
