@@ -6,13 +6,14 @@ import sys
 import time
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
 from viva_robot.sim.config import CollectConfig
 from viva_robot.data.dataset import DatasetError, VideoDataset
 from viva_robot.sim.collect import collect, plan_episode
-from viva_robot.sim.render import SceneRenderer
+from viva_robot.sim.render import CameraPose, SceneRenderer
 from viva_robot.sim.tasks import TASKS, get_task, make_env, make_policy
 
 
@@ -53,20 +54,48 @@ def test_geoms_left_out_of_the_scene_change_no_frame(name):
     env = make_env(task)
     model, data = env.unwrapped.model, env.unwrapped.data
     groups = model.geom_group.copy()
+    searched = []
     with SceneRenderer(model, 64, task.camera) as culled, SceneRenderer(model, 64, task.camera, cull=False) as full:
-        hidden = culled.hidden
-        assert full.hidden == []
-        for kind in ("scripted", "play"):  # the arm sweeps the scene: moving geoms in front of and behind static ones
-            policy = make_policy(name, kind, np.random.default_rng(1), 0.1)
-            env.reset(seed=3)
-            for _ in range(60):
+        # the arm sweeps the scene (moving geoms in front of and behind static ones); the door's env places its frame
+        # anew at every reset, which the renderer must notice
+        for seed, kind in ((3, "scripted"), (4, "play"), (5, "scripted")):
+            policy = make_policy(name, kind, np.random.default_rng(seed), 0.1)
+            env.reset(seed=seed)
+            for _ in range(40):
                 env.step(policy(model, data))
                 np.testing.assert_array_equal(culled.render(data), full.render(data))
+            searched.append(culled._static_pose[0].copy())
+        hidden = culled.hidden
+        assert full.hidden == []
     env.close()
     np.testing.assert_array_equal(model.geom_group, groups)  # the physics model is not touched
     assert (model.body_weldid[model.geom_bodyid[hidden]] == 0).all()  # only geoms that never move
     if name.startswith("kitchen"):
         assert len(hidden) >= 20  # the far counters, the oven's burners, the cabinets outside the view
+    else:  # the door frame moved at each reset and the search followed it
+        assert not np.array_equal(searched[0], searched[1]) and not np.array_equal(searched[1], searched[2])
+
+
+def test_a_geom_in_front_of_its_own_colour_stays_in_the_scene():
+    """Two static matte plates of one colour filling the frame (lit by the headlight alone: the same shade at any
+    distance), the nearer (searched first) covering the farther; a moving
+    sphere between them. Colour alone cannot tell that the nearer plate is there; depth can: hiding it would show the
+    sphere."""
+    model = mujoco.MjModel.from_xml_string("""
+    <mujoco><asset><material name="matte" rgba="0.5 0.5 0.5 1" specular="0" shininess="0"/></asset><worldbody>
+      <geom name="near" type="box" size="10 10 0.01" pos="0 0 0.5" material="matte"/>
+      <geom name="far" type="box" size="10 10 0.01" pos="0 0 0" material="matte"/>
+      <body name="ball" pos="0 0 0.25"><joint type="slide" axis="1 0 0"/><geom type="sphere" size="0.1" rgba="1 0 0 1"/></body>
+    </worldbody></mujoco>""")
+    data = mujoco.MjData(model)
+    camera = CameraPose(lookat=(0, 0, 0), distance=3.0, azimuth=90.0, elevation=-90.0)
+    with SceneRenderer(model, 32, camera) as culled, SceneRenderer(model, 32, camera, cull=False) as full:
+        for x in (0.0, 0.3):
+            data.qpos[0] = x
+            mujoco.mj_forward(model, data)
+            np.testing.assert_array_equal(culled.render(data), full.render(data))
+        near = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "near")
+        assert near not in culled.hidden
 
 
 def test_unknown_task_lists_valid_ones():

@@ -25,7 +25,7 @@ import mujoco
 import numpy as np
 
 HIDDEN_GROUP = 5  # a geom group mujoco's default scene options do not draw (0-2 are drawn)
-CULL_UNSEEN = True  # leave out static geoms the camera never sees (read at each renderer's start; benchmarks turn it off)
+CULL_UNSEEN = True  # leave out static geoms the camera never sees (read when a renderer starts; benchmarks turn it off)
 MAX_MESH_FACES = 1000  # per mesh; 2000: 1.97x faster, 0.41/255 mean difference; 500: no faster than 1000
 
 
@@ -70,16 +70,28 @@ class SceneRenderer:
         self.camera.distance = camera.distance
         self.camera.azimuth = camera.azimuth
         self.camera.elevation = camera.elevation
-        # the camera never moves: a static geom it cannot see now it never will (the render copy's geom group keeps
-        # it out of the scene; the physics model is not touched)
-        cull = CULL_UNSEEN if cull is None else cull
-        self.hidden = static_geoms_never_seen(model, self._renderer, self.camera) if cull else []
-        model.geom_group[self.hidden] = HIDDEN_GROUP
+        self._cull = CULL_UNSEEN if cull is None else cull
+        self._model = model  # the render copy
+        self._groups = model.geom_group.copy()
+        self._static = static_geoms(model)
+        self._static_pose: tuple[np.ndarray, np.ndarray] | None = None  # where the static geoms were when searched
+        self.hidden: list[int] = []  # the static geoms left out of the scene, found at the first frame
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         # `data` belongs to the physics model; the render copy has the same bodies and geoms, so its poses apply
+        if self._cull and not self._static_unmoved(data):
+            # the camera never moves, nor do static geoms (unless an env places one anew at reset, as the door's
+            # frame): what the camera cannot see of them now it never will
+            self._model.geom_group[:] = self._groups
+            self.hidden = static_geoms_never_seen(self._model, self._renderer, self.camera, data, self._static)
+            self._model.geom_group[self.hidden] = HIDDEN_GROUP
+            self._static_pose = data.geom_xpos[self._static].copy(), data.geom_xmat[self._static].copy()
         self._renderer.update_scene(data, self.camera)
         return self._renderer.render()  # a fresh array each call
+
+    def _static_unmoved(self, data: mujoco.MjData) -> bool:
+        return self._static_pose is not None and np.array_equal(data.geom_xpos[self._static], self._static_pose[0]) \
+            and np.array_equal(data.geom_xmat[self._static], self._static_pose[1])
 
     def close(self) -> None:
         # Free the GL context now; letting the interpreter do it at exit makes EGL print tracebacks.
@@ -94,26 +106,40 @@ class SceneRenderer:
         self.close()
 
 
-def static_geoms_never_seen(model: mujoco.MjModel, renderer: mujoco.Renderer, camera: mujoco.MjvCamera) -> list[int]:
-    """Geoms of bodies welded to the world (not mocap) that put no pixel on `camera`'s frames: outside its view,
-    behind other static geoms, or covering no pixel centre. Found greedily on frames of the static scene alone:
-    a geom is hidden only if the frame without it (and those hidden before) is the same, pixel for pixel. What
-    moves can only add itself in front of or behind static geometry, so hiding these changes no frame with it."""
+def static_geoms(model: mujoco.MjModel) -> np.ndarray:
+    """Which geoms belong to bodies welded to the world, outside any mocap body's tree: what the physics never moves."""
     body = model.geom_bodyid
-    static = (model.body_weldid[body] == 0) & (model.body_mocapid[body] < 0)
+    return (model.body_weldid[body] == 0) & (model.body_mocapid[model.body_rootid[body]] < 0)
+
+
+def static_geoms_never_seen(model: mujoco.MjModel, renderer: mujoco.Renderer, camera: mujoco.MjvCamera,
+                            data: mujoco.MjData, static: np.ndarray) -> list[int]:
+    """Drawn static geoms that put nothing on `camera`'s frames: outside its view, behind other opaque static geoms, or
+    covering no pixel centre. Found greedily on frames of the static geoms alone (no moving geom, site, tendon or
+    skin), posed as in `data`: a geom is hidden only if the frame without it (and those hidden before) is the same,
+    colour and depth, pixel for pixel. Depth, because a geom in front of one of the same colour changes no colour
+    but would still cover what moves behind it. What moves only adds itself in front of or behind the static
+    geometry, and leaving things out of the search only keeps more geoms, so no frame changes."""
     groups = model.geom_group.copy()
     model.geom_group[~static] = HIDDEN_GROUP
-    data = mujoco.MjData(model)
-    mujoco.mj_kinematics(model, data)  # static geoms' poses do not depend on the state
+    option = mujoco.MjvOption()
+    option.sitegroup[:] = 0
+    for flag in (mujoco.mjtVisFlag.mjVIS_TENDON, mujoco.mjtVisFlag.mjVIS_SKIN, mujoco.mjtVisFlag.mjVIS_FLEXVERT,
+                 mujoco.mjtVisFlag.mjVIS_FLEXEDGE, mujoco.mjtVisFlag.mjVIS_FLEXFACE, mujoco.mjtVisFlag.mjVIS_FLEXSKIN):
+        option.flags[flag] = 0
 
-    def frame() -> np.ndarray:
-        renderer.update_scene(data, camera)
-        return renderer.render()
+    def frame() -> tuple[np.ndarray, np.ndarray]:
+        renderer.update_scene(data, camera, option)
+        rgb = renderer.render()
+        renderer.enable_depth_rendering()
+        depth = renderer.render()
+        renderer.disable_depth_rendering()
+        return rgb, depth
 
     scene, hidden = frame(), []
     for g in np.flatnonzero(static & (groups < 3)):  # groups 0-2: what the default scene draws
         model.geom_group[g] = HIDDEN_GROUP
-        if np.array_equal(frame(), scene):
+        if all(np.array_equal(a, b) for a, b in zip(frame(), scene)):
             hidden.append(int(g))
         else:
             model.geom_group[g] = groups[g]
