@@ -9,11 +9,14 @@ Frames are drawn from a render-only copy of the model whose large meshes are dec
 meshes carry 134k of the kitchen's 142k triangles, which a software rasteriser pays for on every 64x64
 frame. Decimated to at most `MAX_MESH_FACES` triangles each, a kitchen frame renders ~2.2x faster and
 differs from the full-detail frame by 0.6/255 per pixel on average (100 random arm poses, ad-hoc probe;
-tests/sim/test_collect.py holds it below 1.5/255). Static geoms that never put a pixel on the camera's frames (outside its
-view, behind the counters, the oven's hidden burners) are left out of the scene: the rasteriser transformed and
-clipped their triangles on every frame for nothing. Frames are identical, pixel for pixel (tests/sim/test_collect.py). Collection,
-the env, the goal image and the ROS sim robot all draw through this class, so the value never sees frames
-of another look than its training video.
+tests/sim/test_collect.py holds it below 1.5/255).
+
+Static geoms that never put a pixel on the camera's frames (outside its view, behind the counters, the oven's
+hidden burners) are left out of the scene: the rasteriser transformed and clipped their triangles on every frame
+for nothing. Frames are identical, pixel for pixel (tests/sim/test_collect.py).
+
+Collection, the env, the goal image and the ROS sim robot all draw through this class, so the value never sees
+frames of another look than its training video.
 """
 
 from __future__ import annotations
